@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpus under fuzz/seeds/<target>/ (RFC 6455 vectors and
+hand-made edge cases). Re-run after changing it; `cargo test -p ws-frame` replays them."""
+import base64, hashlib, os, shutil, struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEEDS = os.path.join(HERE, "seeds")
+MASK = bytes([0x37, 0xFA, 0x21, 0x3D])
+
+
+def frame(first, payload, mask=None):
+    n = len(payload)
+    m = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([first, m | n])
+    elif n <= 0xFFFF:
+        head = bytes([first, m | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([first, m | 127]) + struct.pack(">Q", n)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        head += mask
+    return head + payload
+
+
+def masked(first, payload):
+    return frame(first, payload, MASK)
+
+
+server_frames = {
+    "hello": masked(0x81, b"Hello"),
+    "fragmented": masked(0x01, b"Hel") + masked(0x89, b"p") + masked(0x80, b"lo"),
+    "binary-256": masked(0x82, bytes(range(256))),
+    "close-1000": masked(0x88, b"\x03\xe8bye"),
+    "close-1byte": masked(0x88, b"\x03"),
+    "close-1005": masked(0x88, b"\x03\xed"),
+    "reserved-opcode": masked(0x83, b""),
+    "rsv1": masked(0xC1, b"x"),
+    "unmasked": frame(0x81, b"Hello"),
+    "bad-utf8": masked(0x81, "κόσμε".encode() + b"\xf4\x90\x80\x80"),
+    "truncated-utf8": masked(0x81, b"\xe2\x82"),
+    "nonminimal": bytes([0x82, 0xFE, 0x00, 0x05]) + MASK + b"abcde",
+    "top-bit": bytes([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0]) + MASK,
+    "big-claim": bytes([0x82, 0xFF, 0, 0, 0, 1, 0, 0, 0, 0]) + MASK,
+    "ping-126": masked(0x89, b"a" * 126),
+    "continuation-first": masked(0x80, b"x"),
+    "text-in-text": masked(0x01, b"a") + masked(0x81, b"b"),
+}
+client_frames = {
+    "hello": frame(0x81, b"Hello"),
+    "fragmented": frame(0x01, b"Hel") + frame(0x80, b"lo"),
+    "ping": frame(0x89, b"Hello"),
+    "len-256": bytes([0x82, 0x7E, 0x01, 0x00]) + bytes(256),
+    "len-64k": bytes([0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0]) + bytes(65536),
+    "masked": masked(0x81, b"Hello"),
+    "close-empty": frame(0x88, b""),
+}
+
+REQUEST = (b"GET /chat?x=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           b"Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n"
+           b"Sec-WebSocket-Version: 13\r\n\r\n")
+KEY = base64.b64encode(bytes([7] * 16))
+ACCEPT = base64.b64encode(hashlib.sha1(KEY + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+RESPONSE = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + ACCEPT + b"\r\nSec-WebSocket-Protocol: a\r\n\r\n")
+
+texts = ["", "Hello", "κόσμε", "€𝄞", "a" * 100]
+bad_texts = [b"\xff", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\x80", b"ab\xf4\x90\x80\x80cd"]
+
+corpus = {
+    "frame_decode_server": server_frames,
+    "frame_decode_client": client_frames,
+    "frame_roundtrip": {**{"s-" + k: v for k, v in server_frames.items()},
+                        **{"c-" + k: v for k, v in client_frames.items() if len(v) < 5000}},
+    "frame_chunked": {k: bytes([3, 10, 80, 200]) + v for k, v in server_frames.items()},
+    "frame_header": {k: v[:14] for k, v in server_frames.items()},
+    "utf8_differential": {**{f"ok-{i}": bytes([2, 60, 130]) + t.encode() for i, t in enumerate(texts)},
+                          **{f"bad-{i}": bytes([1, 128]) + t for i, t in enumerate(bad_texts)}},
+    "mask_differential": {f"len-{n}": MASK + bytes([o]) + bytes(range(n % 256)) * (n // 256 + 1)
+                          for n, o in [(0, 0), (5, 1), (8, 3), (17, 6), (300, 7)]},
+    "handshake_request": {
+        "rfc": REQUEST,
+        "early-frame": REQUEST + masked(0x81, b"hi"),
+        "version-8": REQUEST.replace(b"Version: 13", b"Version: 8"),
+        "no-key": REQUEST.replace(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", b""),
+        "post": REQUEST.replace(b"GET", b"POST"),
+        "lf-only": REQUEST.replace(b"\r\n", b"\n"),
+        "plain-http": b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+    },
+    "handshake_response": {
+        "ok": RESPONSE,
+        "404": b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        "bad-accept": RESPONSE.replace(ACCEPT, b"x" * 28),
+    },
+    "session": {
+        # op 0: feed N bytes; 2: send binary; 3: ping; 4: close; 5: advance time.
+        "hello-then-close": bytes([0, len(server_frames["hello"])]) + server_frames["hello"]
+                            + bytes([0, len(server_frames["close-1000"])]) + server_frames["close-1000"],
+        "timers": bytes([5, 40, 5, 40, 5, 200, 5, 100]),
+        "close-then-data": bytes([4, 1, 0, 11]) + server_frames["hello"] + bytes([5, 60]),
+        "error": bytes([0, 6]) + server_frames["reserved-opcode"] + bytes([2, 3, 1, 2, 3]),
+    },
+}
+
+if os.path.isdir(SEEDS):
+    shutil.rmtree(SEEDS)
+for target, files in corpus.items():
+    d = os.path.join(SEEDS, target)
+    os.makedirs(d)
+    for name, data in files.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+print("seeds:", sum(len(v) for v in corpus.values()), "files in", len(corpus), "targets")

@@ -1,0 +1,83 @@
+//! Design notes: the choices behind the defaults and policies, and why.
+//!
+//! This module holds no code; it is documentation, in the manner of rustls' `manual`.
+//!
+//! # Strictness
+//!
+//! The codec follows RFC 6455 to the letter and fails the connection on every violation, with
+//! the close code of §7.4.1:
+//!
+//! | violation | error | close code |
+//! | --- | --- | --- |
+//! | reserved opcode (0x3–0x7, 0xB–0xF) | [`Error::ReservedOpcode`] | 1002 |
+//! | RSV bit set with no extension defining it | [`Error::ReservedBits`] | 1002 |
+//! | unmasked frame to a server / masked frame to a client | [`Error::MaskMissing`] / [`Error::MaskUnexpected`] | 1002 |
+//! | control frame not final, or over 125 bytes (ping, pong **and** close) | [`Error::ControlFragmented`] / [`Error::ControlTooLong`] | 1002 |
+//! | continuation with no message open; new data frame while one is open | [`Error::UnexpectedContinuation`] / [`Error::ExpectedContinuation`] | 1002 |
+//! | non-minimal length; 64-bit length with the top bit set | [`Error::NonMinimalLength`] / [`Error::LengthOverflow`] | 1002 |
+//! | close payload of 1 byte; close code not allowed on the wire | [`Error::InvalidClosePayload`] / [`Error::InvalidCloseCode`] | 1002 |
+//! | invalid UTF-8 in a text message or a close reason, or a text message ending mid-sequence | [`Error::InvalidUtf8`] | 1007 |
+//! | frame, message or fragment count over its limit | [`Error::FrameTooLarge`] / [`Error::MessageTooLarge`] / [`Error::TooManyFragments`] | 1009 |
+//!
+//! Every check happens as early as the bytes allow: header rules when the header is complete
+//! (before any payload is buffered), UTF-8 on each piece of payload as it arrives (so a text
+//! frame that turns invalid midway fails at that byte, which Autobahn's 6.4.x cases check),
+//! close payload rules when the close frame is complete.
+//!
+//! # Lengths: only the minimal form
+//!
+//! §5.2 says "the minimal number of bytes MUST be used to encode the length". The encoder
+//! always does; the decoder rejects anything else with 1002 (as tokio-websockets does), which
+//! also closes a covert channel and a parser-differential risk.
+//!
+//! # RSV bits and the extension hook
+//!
+//! With no extension negotiated every RSV bit is an error. [`Decoder::set_extension_rsv`]
+//! accepts given bits on the *first* frame of a data message, the only place RFC 7692
+//! (permessage-deflate) sets RSV1; control and continuation frames must keep them clear. A
+//! message whose first frame has RSV1 set skips the UTF-8 check here: its payload is not text
+//! until the extension inflates it, and the extension validates it then.
+//!
+//! # Limits and their defaults
+//!
+//! | limit | default | why |
+//! | --- | --- | --- |
+//! | [`Limits::max_frame_payload`] | 16 MiB | Autobahn 9.1.6 / 9.2.6 send 16 MiB single frames; the same as tungstenite's frame limit |
+//! | [`Limits::max_message_size`] | 64 MiB | tungstenite's default, familiar to its users |
+//! | [`Limits::max_fragments`] | 131,072 | Autobahn 9.3.1 / 9.4.1 send 4 MiB in 64-byte fragments (65,536 frames); twice that bounds a flood of empty fragments |
+//! | [`Limits::max_handshake_bytes`] | 16 KiB | headers with cookies fit; a slow-loris head is cut off |
+//! | [`Limits::max_handshake_headers`] | 64 | likewise |
+//!
+//! Limits are checked before memory is reserved, and the decoder reserves at most
+//! [`MAX_RESERVE`] at a time for a frame in progress, so a peer that announces a 16 MiB frame
+//! and stalls holds 256 KiB of our memory, not 16 MiB.
+//!
+//! # Close codes
+//!
+//! [`CloseCode::is_valid_on_wire`] accepts 1000–1003, 1007–1014 and 3000–4999: the codes of
+//! §7.4.1, the codes IANA registered since (1012 service restart, 1013 try again later, 1014
+//! bad gateway), and the ranges for libraries and applications. 1004–1006 and 1015 are
+//! reserved values that must never be sent; 0–999, 1016–2999 and 5000+ are unassigned. A
+//! close frame that carries no code is answered with 1000 and reported as 1005.
+//!
+//! # Allocation
+//!
+//! The decoder does not allocate beyond growing the caller's buffer: payloads leave it by
+//! `BytesMut::split_to(..).freeze()`, which is O(1) (the first split of a `Vec`-backed buffer
+//! allocates one shared header; later ones only bump a count). A fragmented message is copied
+//! once into its own buffer as it is put together. A [`Session`] that is idle holds no buffer:
+//! its output buffer is handed out whole by `poll_transmit`, and its event queue is released
+//! after a burst.
+//!
+//! A broadcast is encoded once into a [`SharedFrame`]; [`Session::send_shared`] queues the
+//! same bytes for every server session.
+//!
+//! # Safety
+//!
+//! `#![forbid(unsafe_code)]`. Masking XORs a `u64` at a time over `chunks_exact_mut(8)`, which
+//! the compiler vectorises; measured as fast as unsafe word-at-a-time versions (see the
+//! `mask` bench in `ws-benches`). `Utf8Bytes::as_str` re-checks UTF-8 rather than use
+//! `from_utf8_unchecked`.
+
+#[allow(unused_imports)]
+use crate::{CloseCode, Decoder, Error, Limits, MAX_RESERVE, Session, SharedFrame};

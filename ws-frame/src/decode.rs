@@ -1,0 +1,294 @@
+//! The streaming frame decoder.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::close::validate_close_payload;
+use crate::{Error, FrameHeader, Limits, OpCode, Role, Utf8Validator, apply_mask};
+
+/// A decoded frame. The payload is already unmasked and validated, and shares the buffer it
+/// was read into.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The header as it was on the wire (including the mask key, if any).
+    pub header: FrameHeader,
+    /// The unmasked payload.
+    pub payload: Bytes,
+}
+
+/// The most capacity [`Decoder::decode`] reserves at once for the rest of a frame. A peer that
+/// announces a large frame and then stalls holds at most this much of our memory, however
+/// large [`Limits::max_frame_payload`] is; a frame that really arrives grows the buffer as it
+/// comes.
+pub const MAX_RESERVE: usize = 256 << 10;
+
+/// A streaming decoder: bytes in, [`Frame`]s out, with every RFC 6455 rule that a single
+/// frame or a sequence of frames can break checked as early as the bytes allow.
+///
+/// Feed it a [`BytesMut`] that you append to as bytes arrive, in chunks of any size (one byte
+/// at a time works). It keeps the parsed header between calls, unmasks and UTF-8-checks the
+/// payload as it arrives, and hands the finished payload out with `split_to(..).freeze()`,
+/// without copying.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ws_frame::{Decoder, Limits, OpCode, Role};
+///
+/// let mut dec = Decoder::new(Role::Server, Limits::default());
+/// // RFC 6455 §5.7: a masked "Hello", fed in two pieces.
+/// let mut buf = BytesMut::from(&[0x81, 0x85, 0x37, 0xfa][..]);
+/// assert!(dec.decode(&mut buf)?.is_none());
+/// buf.extend_from_slice(&[0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+/// let frame = dec.decode(&mut buf)?.expect("a whole frame");
+/// assert_eq!(frame.header.opcode, OpCode::Text);
+/// assert_eq!(&frame.payload[..], b"Hello");
+/// assert!(buf.is_empty());
+/// # Ok::<(), ws_frame::Error>(())
+/// ```
+///
+/// # Warning
+/// Between a call that returns `Ok(None)` and the next call, only *append* to the buffer: the
+/// decoder has already unmasked the payload bytes at its front.
+#[derive(Debug)]
+pub struct Decoder {
+    role: Role,
+    limits: Limits,
+    /// RSV bits a negotiated extension defines; accepted on the first frame of a data message.
+    extension_rsv: u8,
+    state: State,
+    /// The data message being received, from its first frame's header to its last frame's end.
+    message: Option<MessageState>,
+    /// After an error, every call returns it again.
+    failed: Option<Error>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    Header,
+    /// INVARIANT: `unmasked <= len <= limits.max_frame_payload`; the first `unmasked` bytes of
+    /// the caller's buffer are this frame's payload, unmasked and validated.
+    Payload {
+        header: FrameHeader,
+        len: usize,
+        unmasked: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct MessageState {
+    /// Text or Binary.
+    opcode: OpCode,
+    /// Set when an extension's RSV1 marks the message as transformed (compressed): its bytes
+    /// are not text until the extension has decoded them.
+    transformed: bool,
+    len: u64,
+    fragments: usize,
+    utf8: Utf8Validator,
+}
+
+impl Decoder {
+    /// A decoder for `role` (a server expects masked frames, a client unmasked ones).
+    pub const fn new(role: Role, limits: Limits) -> Self {
+        Self {
+            role,
+            limits,
+            extension_rsv: 0,
+            state: State::Header,
+            message: None,
+            failed: None,
+        }
+    }
+
+    /// Accepts the RSV bits in `bits` (a mask of [`FrameHeader::RSV1`], …) on the first frame
+    /// of a data message, for an extension negotiated in the handshake (e.g. RSV1 for
+    /// permessage-deflate, RFC 7692). Control and continuation frames must still have all RSV
+    /// bits clear. A text message whose first frame has RSV1 set is not UTF-8-checked here:
+    /// its payload is not text until the extension decodes it, and the extension checks it.
+    pub fn set_extension_rsv(&mut self, bits: u8) {
+        self.extension_rsv = bits & 0x70;
+    }
+
+    /// Takes at most one frame off the front of `src`.
+    ///
+    /// - `Ok(Some(frame))`: the frame's bytes were removed from `src` (the payload was split
+    ///   off, not copied). Call again: `src` may hold more frames.
+    /// - `Ok(None)`: `src` holds only part of a frame. The header, once complete, is kept, the
+    ///   payload received so far is unmasked and validated in place, and capacity for the rest
+    ///   (at most [`MAX_RESERVE`] at a time) is reserved. Append more bytes and call again.
+    /// - `Err(e)`: the peer broke the protocol. Send a close frame with
+    ///   [`Error::close_code`] and stop reading; every later call returns the same error.
+    ///
+    /// # Errors
+    /// Any frame-level [`Error`]: see [`Error::close_code`] for the mapping.
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let result = self.decode_inner(src);
+        if let Err(e) = result {
+            self.failed = Some(e);
+        }
+        result
+    }
+
+    /// The role this decoder was made for.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits in force.
+    pub const fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether a fragmented data message has begun and not yet ended.
+    pub const fn is_message_open(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// Whether the decoder is between frames (no partial header or payload pending).
+    pub const fn is_idle(&self) -> bool {
+        matches!(self.state, State::Header)
+    }
+
+    fn decode_inner(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        if let State::Header = self.state {
+            let Some((header, used)) = FrameHeader::decode(src)? else {
+                return Ok(None);
+            };
+            let len = self.check_header(&header)?;
+            src.advance(used);
+            self.state = State::Payload {
+                header,
+                len,
+                unmasked: 0,
+            };
+        }
+        let State::Payload {
+            header,
+            len,
+            unmasked,
+        } = &mut self.state
+        else {
+            unreachable!("the state was set to Payload just above")
+        };
+        let (header, len) = (*header, *len);
+        let available = src.len().min(len);
+        if available > *unmasked {
+            let fresh = &mut src[*unmasked..available];
+            if let Some(key) = header.mask {
+                apply_mask(fresh, key, *unmasked);
+            }
+            if header.opcode.is_data()
+                && let Some(msg) = self
+                    .message
+                    .as_mut()
+                    .filter(|m| m.opcode == OpCode::Text && !m.transformed)
+            {
+                msg.utf8.feed(fresh, false)?;
+            }
+            *unmasked = available;
+        }
+        if available < len {
+            src.reserve((len - src.len()).min(MAX_RESERVE));
+            return Ok(None);
+        }
+        let payload = src.split_to(len).freeze();
+        self.state = State::Header;
+        if header.opcode.is_data() {
+            if header.fin {
+                let msg = self
+                    .message
+                    .take()
+                    .expect("INVARIANT: a data frame's header opened or continued a message");
+                if msg.opcode == OpCode::Text && !msg.transformed {
+                    let mut utf8 = msg.utf8;
+                    utf8.feed(&[], true)?;
+                }
+            }
+        } else if header.opcode == OpCode::Close {
+            validate_close_payload(&payload)?;
+        }
+        Ok(Some(Frame { header, payload }))
+    }
+
+    /// Applies every rule the header alone decides, updates the message state, and returns the
+    /// payload length as a `usize`.
+    fn check_header(&mut self, h: &FrameHeader) -> Result<usize, Error> {
+        // RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame that is
+        // not masked"; "A client MUST close a connection if it detects a masked frame."
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(Error::MaskMissing),
+            (Role::Client, true) => return Err(Error::MaskUnexpected),
+            _ => {}
+        }
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them.
+        let allowed = match h.opcode {
+            OpCode::Text | OpCode::Binary => self.extension_rsv,
+            _ => 0,
+        };
+        if h.rsv & !allowed != 0 {
+            return Err(Error::ReservedBits(h.rsv & !allowed));
+        }
+        if h.opcode.is_control() {
+            // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or
+            // less and MUST NOT be fragmented."
+            if !h.fin {
+                return Err(Error::ControlFragmented);
+            }
+            if h.payload_len > 125 {
+                return Err(Error::ControlTooLong(h.payload_len));
+            }
+        }
+        let max_frame = self.limits.max_frame_payload();
+        let len = usize::try_from(h.payload_len)
+            .ok()
+            .filter(|len| *len <= max_frame)
+            .ok_or(Error::FrameTooLarge {
+                len: h.payload_len,
+                max: max_frame as u64,
+            })?;
+        if h.opcode.is_control() {
+            return Ok(len);
+        }
+        // RFC 6455 §5.4: fragments of one message are not interleaved with another's.
+        let (opcode, transformed, total, fragments) = match (h.opcode, &self.message) {
+            (OpCode::Continuation, None) => return Err(Error::UnexpectedContinuation),
+            (OpCode::Continuation, Some(msg)) => (
+                msg.opcode,
+                msg.transformed,
+                msg.len + h.payload_len,
+                msg.fragments + 1,
+            ),
+            (_, Some(_)) => return Err(Error::ExpectedContinuation),
+            (op, None) => (op, h.rsv & FrameHeader::RSV1 != 0, h.payload_len, 1),
+        };
+        let max_message = self.limits.max_message_size() as u64;
+        if total > max_message {
+            return Err(Error::MessageTooLarge {
+                len: total,
+                max: max_message,
+            });
+        }
+        if fragments > self.limits.max_fragments() {
+            return Err(Error::TooManyFragments {
+                max: self.limits.max_fragments() as u64,
+            });
+        }
+        match &mut self.message {
+            Some(msg) => {
+                msg.len = total;
+                msg.fragments = fragments;
+            }
+            None => {
+                self.message = Some(MessageState {
+                    opcode,
+                    transformed,
+                    len: total,
+                    fragments,
+                    utf8: Utf8Validator::new(),
+                });
+            }
+        }
+        Ok(len)
+    }
+}

@@ -1,0 +1,96 @@
+//! `ws-frame`: a sans-IO RFC 6455 WebSocket codec.
+//!
+//! **What it does not do:** no networking, no async runtime, no clock reads, no logging, no
+//! serde. Bytes go in, bytes and events come out; time is an `Instant` argument. That keeps
+//! it usable from tokio, mio, blocking code or a fuzzer alike, and keeps it small.
+//!
+//! **What it does:** frame headers, masking, a streaming decoder that unmasks and validates
+//! as bytes arrive, an encoder, fragmentation rules, incremental fail-fast UTF-8, close
+//! codes, resource limits, the HTTP/1.1 upgrade handshake for both roles ([`handshake`]),
+//! and a [`Session`] state machine that ties them together with automatic pongs, the close
+//! handshake, keepalive and timeouts.
+//!
+//! ```text
+//!            bytes from the socket                      bytes to the socket
+//!                     │                                          ▲
+//!                     ▼                                          │
+//!   ┌────────── Session::handle_bytes ─────────┐   Session::poll_transmit
+//!   │ Decoder: header → unmask → UTF-8 check   │         ▲
+//!   │   → limits → fragments → close rules     │         │ Encoder (masks if client)
+//!   └──────────────────────┬───────────────────┘         │
+//!                          ▼                             │
+//!   Session::poll_event: Text / Binary / Ping / Pong / Closed     Session::send / close
+//!                          │                             ▲
+//!                          ▼                             │
+//!                      the application ──────────────────┘
+//! ```
+//!
+//! # Example: a server session, driven by hand
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::BytesMut;
+//! use ws_frame::{CloseCode, Event, Role, Session, session::{Config, Outbound}};
+//!
+//! let now = Instant::now();
+//! let mut server = Session::new(Role::Server, Config::default(), now);
+//!
+//! // A masked "Hello" (RFC 6455 §5.7) followed by a masked close with code 1000.
+//! let mut input = BytesMut::from(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58][..]);
+//! input.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+//! server.handle_bytes(now, &mut input)?;
+//!
+//! assert_eq!(server.poll_event(), Some(Event::Text("Hello".into())));
+//! assert!(matches!(server.poll_event(), Some(Event::Closed { code: CloseCode::NORMAL, clean: true, .. })));
+//! // The session answered the close; write this out, then close the socket.
+//! assert_eq!(server.poll_transmit().as_deref(), Some(&[0x88, 0x02, 0x03, 0xe8][..]));
+//! assert!(server.is_closed());
+//! assert_eq!(server.send(Outbound::Text("too late")), Err(ws_frame::Error::Closing));
+//! # Ok::<(), ws_frame::Error>(())
+//! ```
+//!
+//! # Layers
+//!
+//! - [`FrameHeader`], [`apply_mask`], [`Utf8Validator`], [`CloseCode`]: the primitives.
+//! - [`Decoder`] and [`Encoder`]: frames, with every per-frame and per-message rule checked.
+//! - [`Session`]: messages, control frames, the close handshake and timers.
+//! - [`handshake`]: the opening handshake, server and client.
+//!
+//! Errors are one enum, [`Error`]; each peer error names the close code or HTTP status to
+//! answer with. The design choices (limits, RSV policy, length policy, close codes) are in
+//! [`_design`].
+#![forbid(unsafe_code)]
+#![cfg_attr(not(fuzzing), warn(missing_docs))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod close;
+mod decode;
+mod encode;
+mod error;
+mod header;
+mod limits;
+mod mask;
+mod opcode;
+mod role;
+mod utf8;
+
+pub mod _design;
+pub mod handshake;
+pub mod session;
+
+#[doc(hidden)]
+pub mod __fuzz;
+
+pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+pub use decode::{Decoder, Frame, MAX_RESERVE};
+pub use encode::{Encoder, MaskSource, SharedFrame};
+pub use error::Error;
+pub use header::FrameHeader;
+pub use limits::Limits;
+pub use mask::apply_mask;
+#[doc(hidden)]
+pub use mask::apply_mask_naive;
+pub use opcode::OpCode;
+pub use role::Role;
+pub use session::{Event, Session};
+pub use utf8::{Utf8Bytes, Utf8Validator};

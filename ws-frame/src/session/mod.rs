@@ -1,0 +1,480 @@
+//! The sans-IO connection state machine: bytes and commands in; bytes, events and timeouts out.
+
+mod config;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+pub use config::Config;
+
+use crate::{
+    CloseCode, CloseFrame, Decoder, Encoder, Error, Frame, OpCode, Role, SharedFrame, Utf8Bytes,
+};
+
+/// One WebSocket connection after the opening handshake, with no I/O and no clock.
+///
+/// The methods fall into four families (after quinn-proto's `Connection`):
+///
+/// - **(A) getters** on `&self`: [`Session::role`], [`Session::is_closed`], …
+/// - **(B) inputs** from the network or the clock: [`Session::handle_bytes`],
+///   [`Session::handle_timeout`].
+/// - **(C) commands** from the application: [`Session::send`], [`Session::send_shared`],
+///   [`Session::close`].
+/// - **(D) outputs**, to call after every B or C call, in this order:
+///   [`Session::poll_transmit`] until `None` (write each buffer to the socket, in order), then
+///   [`Session::poll_timeout`] (arm one timer; call `handle_timeout` when it fires), then
+///   [`Session::poll_event`] until `None`.
+///
+/// Time is whatever `Instant` the caller passes, and must never go backwards. Once
+/// [`Session::is_closed`] is true, write out what `poll_transmit` still gives and close the
+/// transport.
+///
+/// A protocol error from the peer queues a close frame with the matching code (1002, 1007,
+/// 1009) and is returned from `handle_bytes`; after it, inputs and commands do no new work and
+/// return the same error. A normal close is an [`Event::Closed`], never an error.
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::BytesMut;
+/// use ws_frame::{Event, Role, Session, session::{Config, Outbound}};
+///
+/// let now = Instant::now();
+/// let mut client = Session::new(Role::Client, Config::default(), now);
+/// let mut server = Session::new(Role::Server, Config::default(), now);
+///
+/// client.send(Outbound::Text("hi"))?;
+/// let mut wire = BytesMut::new();
+/// while let Some(bytes) = client.poll_transmit() {
+///     wire.extend_from_slice(&bytes);
+/// }
+/// server.handle_bytes(now, &mut wire)?;
+/// match server.poll_event() {
+///     Some(Event::Text(text)) => assert_eq!(text, "hi"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), ws_frame::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Session {
+    role: Role,
+    config: Config,
+    decoder: Decoder,
+    encoder: Encoder,
+    state: State,
+    /// A fragmented data message being put together: its opcode and the bytes so far.
+    assembling: Option<(OpCode, BytesMut)>,
+    /// Small writes (control frames, copied payloads), in order after `queue`.
+    out: BytesMut,
+    /// Buffers to transmit before `out`: flushed parts of `out` and shared frames.
+    queue: VecDeque<Bytes>,
+    /// Bytes in `queue` and `out` together.
+    pending: usize,
+    events: VecDeque<Event>,
+    last_rx: Instant,
+    /// Set while a keepalive ping waits for any reply.
+    pong_deadline: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// We sent a close frame and wait for the peer's until the deadline, discarding data.
+    CloseSent {
+        deadline: Instant,
+    },
+    /// The close handshake finished, or timed out; only output remains.
+    Closed,
+    /// The peer broke the protocol; a close frame is queued and nothing else happens.
+    Failed(Error),
+}
+
+/// What a [`Session`] reports to the application.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A complete text message (all fragments joined), valid UTF-8.
+    Text(Utf8Bytes),
+    /// A complete binary message.
+    Binary(Bytes),
+    /// A ping arrived (answered automatically unless [`Config::auto_pong`] is off).
+    Ping(Bytes),
+    /// A pong arrived.
+    Pong(Bytes),
+    /// The connection is closed; reported once. `clean` is true when both close frames were
+    /// exchanged. `code` is the peer's code ([`CloseCode::NO_STATUS`] if its close frame had
+    /// none), or [`CloseCode::ABNORMAL`] when no close frame came (close or pong timeout).
+    Closed {
+        /// The close code.
+        code: CloseCode,
+        /// The peer's reason, or a short local explanation when unclean.
+        reason: Utf8Bytes,
+        /// Whether the close handshake completed.
+        clean: bool,
+    },
+}
+
+/// A message or control frame to send.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outbound<'a> {
+    /// A text message.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+    /// A ping (at most 125 bytes).
+    Ping(&'a [u8]),
+    /// An unsolicited pong (at most 125 bytes).
+    Pong(&'a [u8]),
+}
+
+impl Session {
+    /// A session that starts at `now`, just after the opening handshake.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        Self::with_encoder(Encoder::new(role), config, now)
+    }
+
+    /// A session with its own [`Encoder`] (e.g. with fixed masks for tests).
+    pub fn with_encoder(encoder: Encoder, config: Config, now: Instant) -> Self {
+        let role = encoder.role();
+        Self {
+            role,
+            config,
+            decoder: Decoder::new(role, *config.limits()),
+            encoder,
+            state: State::Open,
+            assembling: None,
+            out: BytesMut::new(),
+            queue: VecDeque::new(),
+            pending: 0,
+            events: VecDeque::new(),
+            last_rx: now,
+            pong_deadline: None,
+        }
+    }
+
+    // ---- (B) inputs ----
+
+    /// Consumes the complete frames at the front of `src` (leaving a partial one there, to be
+    /// completed by appending and calling again) and turns them into events and replies.
+    ///
+    /// # Errors
+    /// A protocol error from the peer. A close frame with [`Error::close_code`] is then queued
+    /// for [`Session::poll_transmit`], and this and every later input returns the same error.
+    pub fn handle_bytes(&mut self, now: Instant, src: &mut BytesMut) -> Result<(), Error> {
+        match self.state {
+            State::Failed(e) => return Err(e),
+            State::Closed => {
+                src.clear();
+                return Ok(());
+            }
+            State::Open | State::CloseSent { .. } => {}
+        }
+        if !src.is_empty() {
+            self.last_rx = now;
+            self.pong_deadline = None;
+        }
+        loop {
+            let frame = match self.decoder.decode(src) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.fail(e)),
+            };
+            self.handle_frame(frame);
+            if self.state == State::Closed {
+                src.clear();
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs the timers due at `now`: keepalive ping, pong timeout, idle timeout, close timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Closed | State::Failed(_) => {}
+            State::CloseSent { deadline } => {
+                if now >= deadline {
+                    self.finish(
+                        CloseCode::ABNORMAL,
+                        Utf8Bytes::from_static("close timeout"),
+                        false,
+                    );
+                }
+            }
+            State::Open => {
+                if self.pong_deadline.is_some_and(|d| now >= d) {
+                    self.finish(
+                        CloseCode::ABNORMAL,
+                        Utf8Bytes::from_static("pong timeout"),
+                        false,
+                    );
+                } else if self.idle_deadline().is_some_and(|d| now >= d) {
+                    self.start_close(now, CloseCode::GOING_AWAY, "idle timeout");
+                } else if self.ping_due().is_some_and(|d| now >= d) {
+                    self.push_frame(OpCode::Ping, b"");
+                    self.pong_deadline = Some(now + self.config.pong_timeout());
+                }
+            }
+        }
+    }
+
+    // ---- (C) commands ----
+
+    /// Queues a message or control frame.
+    ///
+    /// # Errors
+    /// [`Error::Closing`] once the close handshake has begun; [`Error::PayloadTooLarge`] for a
+    /// ping or pong over 125 bytes; after a protocol error, that error.
+    pub fn send(&mut self, msg: Outbound<'_>) -> Result<(), Error> {
+        self.check_open()?;
+        let (opcode, payload) = match msg {
+            Outbound::Text(text) => (OpCode::Text, text.as_bytes()),
+            Outbound::Binary(data) => (OpCode::Binary, data),
+            Outbound::Ping(data) => (OpCode::Ping, data),
+            Outbound::Pong(data) => (OpCode::Pong, data),
+        };
+        if opcode.is_control() && payload.len() > 125 {
+            return Err(Error::PayloadTooLarge(payload.len() as u64));
+        }
+        self.push_frame(opcode, payload);
+        Ok(())
+    }
+
+    /// Queues a frame encoded once for many receivers. A server session queues the shared
+    /// bytes themselves (no copy); a client session masks a copy.
+    ///
+    /// # Errors
+    /// As [`Session::send`].
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), Error> {
+        self.check_open()?;
+        if self.role.masks_outgoing() {
+            self.push_frame(frame.opcode(), frame.payload());
+        } else {
+            self.flush_out_to_queue();
+            self.pending += frame.len();
+            self.queue.push_back(frame.as_bytes().clone());
+        }
+        Ok(())
+    }
+
+    /// Starts the close handshake: queues a close frame with `code` and `reason` (cut to 123
+    /// bytes on a character boundary), then discards incoming data until the peer's close
+    /// arrives or [`Config::close_timeout`] passes. Does nothing if already closing.
+    ///
+    /// # Errors
+    /// [`Error::CloseCodeNotSendable`] for a code that may not be sent (1005, 1006, …).
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if !code.is_valid_on_wire() {
+            return Err(Error::CloseCodeNotSendable(code.as_u16()));
+        }
+        if self.state == State::Open {
+            self.start_close(now, code, reason);
+        }
+        Ok(())
+    }
+
+    // ---- (D) outputs ----
+
+    /// The next bytes to write to the transport, in order.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        let next = match self.queue.pop_front() {
+            Some(bytes) => bytes,
+            // Taking the buffer (rather than splitting it) leaves none behind while idle.
+            None if !self.out.is_empty() => std::mem::take(&mut self.out).freeze(),
+            None => return None,
+        };
+        self.pending -= next.len();
+        Some(next)
+    }
+
+    /// When [`Session::handle_timeout`] should next be called, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Closed | State::Failed(_) => None,
+            State::CloseSent { deadline } => Some(deadline),
+            State::Open => [self.pong_deadline, self.idle_deadline(), self.ping_due()]
+                .into_iter()
+                .flatten()
+                .min(),
+        }
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 16 {
+            // A burst is over: do not keep its memory while idle.
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    // ---- (A) getters ----
+
+    /// The role.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the session is over: after the close handshake, a close or pong timeout, or a
+    /// protocol error. Write out what [`Session::poll_transmit`] still gives, then close the
+    /// transport.
+    pub const fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed | State::Failed(_))
+    }
+
+    /// Whether messages may still be sent (the close handshake has not begun).
+    pub const fn is_open(&self) -> bool {
+        matches!(self.state, State::Open)
+    }
+
+    /// The protocol error that ended the session, if one did.
+    pub const fn error(&self) -> Option<Error> {
+        match self.state {
+            State::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Bytes queued for [`Session::poll_transmit`] and not yet taken.
+    pub const fn pending_bytes(&self) -> usize {
+        self.pending
+    }
+
+    // ---- internals ----
+
+    fn handle_frame(&mut self, frame: Frame) {
+        let Frame { header, payload } = frame;
+        let open = self.state == State::Open;
+        match header.opcode {
+            OpCode::Ping => {
+                if open && self.config.auto_pong() {
+                    self.push_frame(OpCode::Pong, &payload);
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            OpCode::Pong => self.events.push_back(Event::Pong(payload)),
+            OpCode::Close => {
+                let close = CloseFrame::parse(payload)
+                    .expect("INVARIANT: the decoder validated the close payload");
+                if open {
+                    // RFC 6455 §5.5.1: answer with a close frame, typically echoing the code.
+                    self.push_close(close.code.unwrap_or(CloseCode::NORMAL), "");
+                }
+                self.finish(
+                    close.code.unwrap_or(CloseCode::NO_STATUS),
+                    close.reason,
+                    true,
+                );
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation if !open => {
+                // After we sent close, data is discarded until the peer's close (RFC 6455 §1.4).
+                self.assembling = None;
+            }
+            OpCode::Text | OpCode::Binary => {
+                if header.fin {
+                    self.push_message(header.opcode, payload);
+                } else {
+                    self.assembling = Some((header.opcode, BytesMut::from(&payload[..])));
+                }
+            }
+            OpCode::Continuation => {
+                let (opcode, mut buf) = self
+                    .assembling
+                    .take()
+                    .expect("INVARIANT: the decoder checked a message is open");
+                buf.extend_from_slice(&payload);
+                if header.fin {
+                    self.push_message(opcode, buf.freeze());
+                } else {
+                    self.assembling = Some((opcode, buf));
+                }
+            }
+        }
+    }
+
+    fn push_message(&mut self, opcode: OpCode, payload: Bytes) {
+        self.events.push_back(match opcode {
+            // The decoder validated the whole message as UTF-8.
+            OpCode::Text => Event::Text(Utf8Bytes::from_validated(payload)),
+            _ => Event::Binary(payload),
+        });
+    }
+
+    fn push_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        let before = self.out.len();
+        self.encoder.encode(opcode, true, payload, &mut self.out);
+        self.pending += self.out.len() - before;
+    }
+
+    fn push_close(&mut self, code: CloseCode, reason: &str) {
+        let before = self.out.len();
+        self.encoder.encode_close(Some(code), reason, &mut self.out);
+        self.pending += self.out.len() - before;
+    }
+
+    fn flush_out_to_queue(&mut self) {
+        if !self.out.is_empty() {
+            self.queue.push_back(std::mem::take(&mut self.out).freeze());
+        }
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        match self.state {
+            State::Open => Ok(()),
+            State::Failed(e) => Err(e),
+            State::CloseSent { .. } | State::Closed => Err(Error::Closing),
+        }
+    }
+
+    fn start_close(&mut self, now: Instant, code: CloseCode, reason: &str) {
+        self.push_close(code, reason);
+        self.assembling = None;
+        self.state = State::CloseSent {
+            deadline: now + self.config.close_timeout(),
+        };
+    }
+
+    fn finish(&mut self, code: CloseCode, reason: Utf8Bytes, clean: bool) {
+        self.assembling = None;
+        self.pong_deadline = None;
+        self.state = State::Closed;
+        self.events.push_back(Event::Closed {
+            code,
+            reason,
+            clean,
+        });
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        if self.state == State::Open
+            && let Some(code) = e.close_code()
+        {
+            self.push_close(code, "");
+        }
+        self.assembling = None;
+        self.state = State::Failed(e);
+        e
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        self.config.idle_timeout().map(|t| self.last_rx + t)
+    }
+
+    /// When the next keepalive ping is due (none while one is outstanding).
+    fn ping_due(&self) -> Option<Instant> {
+        match self.pong_deadline {
+            Some(_) => None,
+            None => self.config.keepalive().map(|t| self.last_rx + t),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Property tests: round trips in both roles, and chunking invariance.
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+use proptest::prelude::*;
+use ws_frame::session::Config;
+use ws_frame::{Event, Limits, OpCode, Role, Session};
+
+use crate::util::{decode_all, encoder};
+
+/// One item on the wire: a data message (possibly fragmented) or a control frame.
+#[derive(Clone, Debug)]
+enum Item {
+    Text(String, Vec<usize>),
+    Binary(Vec<u8>, Vec<usize>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    let cuts = proptest::collection::vec(any::<usize>(), 0..4);
+    prop_oneof![
+        (any::<String>(), cuts.clone()).prop_map(|(s, c)| Item::Text(s, c)),
+        (proptest::collection::vec(any::<u8>(), 0..300), cuts)
+            .prop_map(|(b, c)| Item::Binary(b, c)),
+        proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Item::Ping),
+        proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Item::Pong),
+        // Occasionally a payload that needs the 16- or 64-bit length form.
+        (126usize..70_000).prop_map(|n| Item::Binary(vec![0x5a; n], vec![])),
+    ]
+}
+
+/// Splits `data` at the given cut points (clamped and sorted) into fragments; at least one.
+fn fragments(data: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    points.sort_unstable();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for p in points {
+        out.push(data[start..p].to_vec());
+        start = p;
+    }
+    out.push(data[start..].to_vec());
+    out
+}
+
+/// Encodes the items as `sender` would; returns the wire bytes and the expected frames as
+/// (opcode, fin, payload).
+fn encode_items(sender: Role, items: &[Item]) -> (BytesMut, Vec<(OpCode, bool, Vec<u8>)>) {
+    let mut enc = encoder(sender);
+    let mut wire = BytesMut::new();
+    let mut expected = Vec::new();
+    for item in items {
+        let (first, data, cuts) = match item {
+            Item::Text(s, c) => (OpCode::Text, s.as_bytes().to_vec(), c.clone()),
+            Item::Binary(b, c) => (OpCode::Binary, b.clone(), c.clone()),
+            Item::Ping(p) => (OpCode::Ping, p.clone(), vec![]),
+            Item::Pong(p) => (OpCode::Pong, p.clone(), vec![]),
+        };
+        let parts = if first.is_control() {
+            vec![data]
+        } else {
+            fragments(&data, &cuts)
+        };
+        let n = parts.len();
+        for (i, part) in parts.into_iter().enumerate() {
+            let op = if i == 0 { first } else { OpCode::Continuation };
+            enc.encode(op, i + 1 == n, &part, &mut wire);
+            expected.push((op, i + 1 == n, part));
+        }
+    }
+    (wire, expected)
+}
+
+fn feed_session(role: Role, wire: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>) {
+    let now = Instant::now();
+    let mut s = Session::new(role, Config::default(), now);
+    let mut buf = BytesMut::new();
+    let mut start = 0;
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(wire.len());
+    for p in points {
+        buf.extend_from_slice(&wire[start..p]);
+        start = p;
+        s.handle_bytes(now, &mut buf).expect("valid input");
+    }
+    let mut events = Vec::new();
+    while let Some(e) = s.poll_event() {
+        events.push(e);
+    }
+    let mut out = Vec::new();
+    while let Some(b) = s.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    (events, out)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn encode_then_decode_round_trips_in_both_roles(items in proptest::collection::vec(item(), 0..8)) {
+        for receiver in [Role::Server, Role::Client] {
+            let (wire, expected) = encode_items(receiver.peer(), &items);
+            let (frames, err) = decode_all(receiver, Limits::default(), &wire);
+            prop_assert_eq!(err, None);
+            let got: Vec<(OpCode, bool, Vec<u8>)> =
+                frames.iter().map(|f| (f.header.opcode, f.header.fin, f.payload.to_vec())).collect();
+            prop_assert_eq!(got, expected.clone());
+            prop_assert!(frames.iter().all(|f| f.header.mask.is_some() == (receiver == Role::Server)));
+        }
+    }
+
+    #[test]
+    fn sessions_reassemble_messages(items in proptest::collection::vec(item(), 0..8)) {
+        let (wire, _) = encode_items(Role::Client, &items);
+        let (events, _) = feed_session(Role::Server, &wire, &[]);
+        let expected: Vec<Event> = items.iter().map(|i| match i {
+            Item::Text(s, _) => Event::Text(s.clone().into()),
+            Item::Binary(b, _) => Event::Binary(b.clone().into()),
+            Item::Ping(p) => Event::Ping(p.clone().into()),
+            Item::Pong(p) => Event::Pong(p.clone().into()),
+        }).collect();
+        prop_assert_eq!(events, expected);
+    }
+
+    #[test]
+    fn any_chunking_of_valid_input_gives_the_same_frames_and_events(
+        items in proptest::collection::vec(item(), 0..6),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let (wire, _) = encode_items(Role::Client, &items);
+        let whole = decode_all(Role::Server, Limits::default(), &wire);
+        prop_assert_eq!(chunked(&wire, &cuts), whole);
+        prop_assert_eq!(feed_session(Role::Server, &wire, &cuts), feed_session(Role::Server, &wire, &[]));
+    }
+
+    #[test]
+    fn any_chunking_of_arbitrary_bytes_gives_the_same_frames_and_error(
+        wire in proptest::collection::vec(any::<u8>(), 0..200),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        client in any::<bool>(),
+    ) {
+        let role = if client { Role::Client } else { Role::Server };
+        let limits = Limits::default().with_max_frame_payload(64).with_max_fragments(4);
+        prop_assert_eq!(chunked_as(role, limits, &wire, &cuts), decode_all(role, limits, &wire));
+    }
+}
+
+fn chunked(wire: &[u8], cuts: &[usize]) -> (Vec<ws_frame::Frame>, Option<ws_frame::Error>) {
+    chunked_as(Role::Server, Limits::default(), wire, cuts)
+}
+
+fn chunked_as(
+    role: Role,
+    limits: Limits,
+    wire: &[u8],
+    cuts: &[usize],
+) -> (Vec<ws_frame::Frame>, Option<ws_frame::Error>) {
+    let mut dec = ws_frame::Decoder::new(role, limits);
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(wire.len());
+    let mut start = 0;
+    for p in points {
+        buf.extend_from_slice(&wire[start..p]);
+        start = p;
+        loop {
+            match dec.decode(&mut buf) {
+                Ok(Some(f)) => frames.push(f),
+                Ok(None) => break,
+                Err(e) => return (frames, Some(e)),
+            }
+        }
+    }
+    (frames, None)
+}
