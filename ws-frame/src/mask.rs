@@ -24,6 +24,26 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
+    // For long buffers, bytes up to a 16-byte boundary first, so the word loop's loads and
+    // stores are aligned (unaligned vector access at an odd address costs about a quarter of
+    // the throughput at 1 MiB); short buffers go straight to the word loop, where the byte
+    // head would cost more than it saves. `align_offset` only queries the address;
+    // correctness never depends on it.
+    if buf.len() < ALIGN_FROM {
+        return apply_mask_words(buf, mask, offset);
+    }
+    let head = buf.as_ptr().align_offset(16).min(buf.len());
+    let (head, body) = buf.split_at_mut(head);
+    apply_mask_naive(head, mask, offset);
+    apply_mask_words(body, mask, offset + head.len());
+}
+
+/// Buffers at least this long are aligned before the word loop.
+const ALIGN_FROM: usize = 1024;
+
+/// Eight bytes at a time: `u64` XOR over `chunks_exact_mut(8)`, then the remainder.
+#[inline]
+fn apply_mask_words(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let mask = rotate(mask, offset);
     // Built from bytes, so its in-memory order is mask[0], mask[1], … on every target.
     let wide = u64::from_ne_bytes([

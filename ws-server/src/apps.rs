@@ -1,0 +1,111 @@
+//! The handlers behind the binary's routes, usable on their own.
+
+use serde_json::Value;
+
+use crate::{Conn, Handler, Message};
+
+/// Echoes every message to its sender (text stays text, binary stays binary).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Echo;
+
+impl Handler for Echo {
+    fn on_message(&self, conn: &Conn, msg: Message) {
+        conn.send(msg);
+    }
+}
+
+/// `/rooms/<name>`: the connection joins room `<name>`; each message goes to the room,
+/// excluding the sender.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rooms;
+
+impl Rooms {
+    fn room(conn: &Conn) -> &str {
+        conn.path().strip_prefix("/rooms/").unwrap_or_default()
+    }
+}
+
+impl Handler for Rooms {
+    fn on_open(&self, conn: &Conn) {
+        join_session_from_query(conn);
+        conn.server().join_room(conn.id(), Self::room(conn));
+    }
+
+    fn on_message(&self, conn: &Conn, msg: Message) {
+        if !direct_message(conn, &msg) {
+            conn.server()
+                .broadcast_to_room(Self::room(conn), msg, &[conn.id()]);
+        }
+    }
+}
+
+/// `/all`: each message goes to every connection, excluding the sender.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct All;
+
+impl Handler for All {
+    fn on_open(&self, conn: &Conn) {
+        join_session_from_query(conn);
+    }
+
+    fn on_message(&self, conn: &Conn, msg: Message) {
+        if !direct_message(conn, &msg) {
+            conn.server().broadcast(msg, &[conn.id()], None);
+        }
+    }
+}
+
+/// Any other path: each message goes to the connections on the same path, excluding the
+/// sender.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PathChat;
+
+impl Handler for PathChat {
+    fn on_open(&self, conn: &Conn) {
+        join_session_from_query(conn);
+    }
+
+    fn on_message(&self, conn: &Conn, msg: Message) {
+        if !direct_message(conn, &msg) {
+            conn.server()
+                .broadcast(msg, &[conn.id()], Some(conn.path()));
+        }
+    }
+}
+
+/// `?user=U&session=S` on any path joins session `S` of user `U`, in namespace = the path.
+fn join_session_from_query(conn: &Conn) {
+    if let (Some(user), Some(session)) = (conn.query_param("user"), conn.query_param("session")) {
+        conn.server().join_session(conn.id(), user, session, None);
+    }
+}
+
+/// A text `{"type":"direct","to":"U2","payload":…}` from a connection with a user session is
+/// delivered to every connection of user `U2` as the text
+/// `{"type":"direct","from":"U","payload":…}` (payload verbatim). Returns whether `msg` was
+/// such a message.
+fn direct_message(conn: &Conn, msg: &Message) -> bool {
+    let Some(text) = msg.as_text() else {
+        return false;
+    };
+    if !text.trim_start().starts_with('{') {
+        return false;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    if v.get("type").and_then(Value::as_str) != Some("direct") {
+        return false;
+    }
+    let Some(to) = v.get("to").and_then(Value::as_str) else {
+        return false;
+    };
+    let Some(from) = conn.server().session_of(conn.id()).map(|s| s.user_id) else {
+        return false;
+    };
+    let payload = v.get("payload").cloned().unwrap_or(Value::Null);
+    let out = serde_json::json!({ "type": "direct", "from": from, "payload": payload });
+    conn.server()
+        .direct_to_user(to, Message::text(out.to_string()));
+    true
+}

@@ -1,0 +1,82 @@
+//! The `ws-server` binary: the library's routes on one port, configured from the environment.
+//!
+//! Routes: `/echo` echoes; `/rooms/<name>` relays to the room; `/all` relays to everyone;
+//! any other path relays to the same path; `GET /healthz`; `/api/*` with `WS_API_TOKEN`.
+
+use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
+use ws_server::apps::{All, Echo, PathChat, Rooms};
+use ws_server::{Builder, SETTINGS, config_from_env};
+
+fn usage() -> String {
+    let mut s = String::from(
+        "ws-server: a WebSocket broadcast server\n\n\
+         Routes: /echo (echo), /rooms/<name> (room relay), /all (everyone), any other path (same-path relay),\n\
+         ?user=U&session=S on any path (user session; {\"type\":\"direct\",\"to\":\"U2\",\"payload\":..} reaches U2),\n\
+         GET /healthz, and /api/roster|broadcast|direct when WS_API_TOKEN is set.\n\n\
+         Settings (environment variables):\n",
+    );
+    for d in SETTINGS {
+        s.push_str(&format!(
+            "  {:<26} default {:<28} {}\n",
+            d.env, d.default, d.help
+        ));
+    }
+    s
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        // --help is the one place the binary writes to stdout.
+        #[allow(clippy::print_stdout)]
+        {
+            print!("{}", usage());
+        }
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match config_from_env(|name| std::env::var(name).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "bad settings");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match Builder::new(config)
+        .route("/echo", Echo)
+        .route_prefix("/rooms/", Rooms)
+        .route("/all", All)
+        .fallback(PathChat)
+        .bind()
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,49 @@
+//! Server settings.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ws_frame::Limits;
+
+/// How the server behaves. Defaults match the binary's defaults; see [`crate::Settings`] for
+/// the environment variables that set them.
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where to listen (default `127.0.0.1:8080`).
+    pub bind: SocketAddr,
+    /// Frame, message and handshake limits.
+    pub limits: Limits,
+    /// Bound on each connection's outbound backlog in bytes (default 1 MiB; 0 = unbounded).
+    /// A client over it is dropped with close code 1008 "slow client".
+    pub max_backlog: usize,
+    /// Exact origins allowed to connect; `None` allows all. When set, a request without an
+    /// `Origin` header is rejected too (403).
+    pub allowed_origins: Option<Vec<String>>,
+    /// Close connections silent for this long with 1001 "idle timeout" (default off).
+    pub idle_timeout: Option<Duration>,
+    /// Send a ping after this long without traffic (default off).
+    pub keepalive: Option<Duration>,
+    /// How long a client may take to complete the upgrade (default 10 s).
+    pub handshake_timeout: Duration,
+    /// The most connections at once (default: no limit); more get 503.
+    pub max_connections: Option<usize>,
+    /// Token for the `/api/*` HTTP endpoints; `None` disables them.
+    pub api_token: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            limits: Limits::default(),
+            max_backlog: 1 << 20,
+            allowed_origins: None,
+            idle_timeout: None,
+            keepalive: None,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: None,
+            api_token: None,
+        }
+    }
+}

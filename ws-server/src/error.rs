@@ -1,0 +1,30 @@
+//! The server's error type.
+
+/// Errors from starting the server, from the client, or from a connection.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A socket operation failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The WebSocket protocol failed (a handshake or frame error).
+    #[error("websocket: {0}")]
+    Protocol(#[from] ws_frame::Error),
+    /// A URL the client cannot use (only `ws://host[:port][/path]` is supported).
+    #[error("unsupported url: {0}")]
+    Url(String),
+    /// The peer closed the connection before the handshake finished.
+    #[error("connection closed during the handshake")]
+    HandshakeEof,
+    /// The operation did not finish in time.
+    #[error("timed out")]
+    Timeout,
+    /// A setting has a value that cannot be used.
+    #[error("invalid setting {name}: {reason}")]
+    Setting {
+        /// The setting's environment variable.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}

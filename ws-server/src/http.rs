@@ -1,0 +1,239 @@
+//! Plain HTTP on the WebSocket port: `/healthz`, and the `/api/*` endpoints when a token is set.
+
+use base64::Engine as _;
+use bytes::BytesMut;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use ws_frame::handshake::server::{Request, reason_phrase};
+
+use crate::registry::ConnId;
+use crate::server::roster_json;
+use crate::{Error, Message, Server};
+
+/// The largest request body the API accepts.
+const MAX_BODY: usize = 1 << 20;
+
+pub(crate) fn is_http_route(path: &str) -> bool {
+    path == "/healthz" || path.starts_with("/api/")
+}
+
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Reply {
+    fn text(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("{body}\n"),
+        }
+    }
+
+    fn json(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body,
+        }
+    }
+}
+
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    mut buf: BytesMut,
+    req: Request,
+    server: &Server,
+    deadline: tokio::time::Instant,
+) -> Result<(), Error> {
+    let len = req
+        .header_str("content-length")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let reply = if len > MAX_BODY {
+        Reply::text(413, "body too large")
+    } else {
+        while buf.len() < len {
+            match tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)).await {
+                Ok(Ok(0)) => return Err(Error::HandshakeEof),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(Error::Timeout),
+            }
+        }
+        route(&req, &buf[..len], server)
+    };
+    let out = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        reply.status,
+        reason_phrase(reply.status),
+        reply.content_type,
+        reply.body.len(),
+        reply.body
+    );
+    stream.write_all(out.as_bytes()).await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+fn route(req: &Request, body: &[u8], server: &Server) -> Reply {
+    let (method, path) = (req.method(), req.path());
+    if path == "/healthz" {
+        return match method {
+            "GET" | "HEAD" => Reply::text(200, "ok"),
+            _ => Reply::text(405, "method not allowed"),
+        };
+    }
+    let Some(token) = &server.inner.config.api_token else {
+        return Reply::text(404, "not found");
+    };
+    let authorized = req
+        .header_str("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), token.as_bytes()));
+    if !authorized {
+        return Reply::text(401, "unauthorized");
+    }
+    match (method, path) {
+        ("GET", "/api/roster") => {
+            let ns = req
+                .query()
+                .and_then(|q| query_param(q, "ns"))
+                .unwrap_or_default();
+            Reply::json(200, roster_json(&server.roster(&ns)))
+        }
+        ("POST", "/api/broadcast") => match api_broadcast(body, server) {
+            Ok(n) => Reply::json(200, format!("{{\"delivered\":{n}}}")),
+            Err(e) => Reply::text(400, e),
+        },
+        ("POST", "/api/direct") => match api_direct(body, server) {
+            Ok(n) => Reply::json(200, format!("{{\"delivered\":{n}}}")),
+            Err(e) => Reply::text(400, e),
+        },
+        (_, "/api/roster" | "/api/broadcast" | "/api/direct") => {
+            Reply::text(405, "method not allowed")
+        }
+        _ => Reply::text(404, "not found"),
+    }
+}
+
+/// `{path? | room?, text | b64, exclude?}`
+fn api_broadcast(body: &[u8], server: &Server) -> Result<usize, &'static str> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
+    let msg = if let Some(text) = v.get("text").and_then(Value::as_str) {
+        Message::text(text)
+    } else if let Some(b64) = v.get("b64").and_then(Value::as_str) {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| "b64 is not base64")?;
+        Message::binary(data)
+    } else {
+        return Err("need text or b64");
+    };
+    let exclude: Vec<ConnId> = match v.get("exclude") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(|id| vec![id])
+            .map_err(|_| "exclude is not a connection id")?,
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("exclude is not a list of connection ids")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("exclude is not a connection id"),
+    };
+    let room = v.get("room").and_then(Value::as_str);
+    let path = v.get("path").and_then(Value::as_str);
+    Ok(match (room, path) {
+        (Some(_), Some(_)) => return Err("give path or room, not both"),
+        (Some(room), None) => server.broadcast_to_room(room, msg, &exclude),
+        (None, path) => server.broadcast(msg, &exclude, path),
+    })
+}
+
+/// `{userId, message}`: the message (any JSON) reaches the user's connections as text.
+fn api_direct(body: &[u8], server: &Server) -> Result<usize, &'static str> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
+    let user = v
+        .get("userId")
+        .and_then(Value::as_str)
+        .ok_or("need userId")?;
+    let message = v.get("message").ok_or("need message")?;
+    Ok(server.direct_to_user(user, Message::text(message.to_string())))
+}
+
+/// The value of `name` in a query string, percent-decoded.
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = core::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        assert_eq!(
+            query_param("ns=%2Fchat&x=1", "ns").as_deref(),
+            Some("/chat")
+        );
+        assert_eq!(query_param("a=b+c", "a").as_deref(), Some("b c"));
+        assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
+        assert_eq!(query_param("a=1", "b"), None);
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secre"));
+    }
+}

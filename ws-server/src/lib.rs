@@ -1,0 +1,53 @@
+//! `ws-server`: a thin tokio WebSocket server composed from [`ws_frame`]'s sans-IO
+//! [`Session`](ws_frame::Session): routes per path, rooms, broadcast, send-to, user sessions
+//! and direct messages, an origin allow-list, an idle timeout, slow-client backpressure and
+//! graceful shutdown; plus a small client and the `ws-server` binary.
+//!
+//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate.
+//!
+//! # Shape
+//!
+//! One task per connection owns the socket and its session. Every message to a connection is
+//! encoded once into a [`ws_frame::SharedFrame`]; a broadcast queues the same bytes for every
+//! recipient. Each connection's queue is bounded in bytes ([`ServerConfig::max_backlog`]): a
+//! client that does not read fast enough is dropped with close code 1008 "slow client", and
+//! the others are unaffected. An idle connection holds no read or write buffer.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ws_server::Error> {
+//! use ws_server::{Builder, Conn, Handler, Message, ServerConfig};
+//!
+//! struct Chat;
+//! impl Handler for Chat {
+//!     fn on_message(&self, conn: &Conn, msg: Message) {
+//!         // To everyone on this path but the sender.
+//!         conn.server().broadcast(msg, &[conn.id()], Some(conn.path()));
+//!     }
+//! }
+//!
+//! let server = Builder::new(ServerConfig::default()).route("/chat", Chat).bind().await?;
+//! tokio::signal::ctrl_c().await?;
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod conn;
+mod error;
+mod http;
+mod message;
+mod registry;
+mod server;
+mod settings;
+
+pub mod apps;
+pub mod client;
+
+pub use config::ServerConfig;
+pub use error::Error;
+pub use message::Message;
+pub use registry::{ConnId, SessionInfo, Stats};
+pub use server::{Builder, Conn, Handler, NoopHandler, Server};
+pub use settings::{SETTINGS, SettingDoc, config_from_env};

@@ -1,0 +1,625 @@
+//! The server: builder, handle, accept loop and the upgrade.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{debug, info};
+use ws_frame::handshake::server as hs;
+use ws_frame::{CloseCode, SharedFrame};
+
+use crate::conn;
+use crate::http;
+use crate::registry::{ConnEntry, ConnId, Registry, SessionInfo, Stats};
+use crate::{Error, Message, ServerConfig};
+
+/// What a route does with its connections. Every method has a default that does nothing, so
+/// a handler implements only what it needs. Callbacks run on the connection's task: keep them
+/// short, and spawn for slow work.
+pub trait Handler: Send + Sync + 'static {
+    /// The connection is open (after the upgrade).
+    fn on_open(&self, conn: &Conn) {
+        let _ = conn;
+    }
+
+    /// A whole message arrived.
+    fn on_message(&self, conn: &Conn, msg: Message) {
+        let _ = (conn, msg);
+    }
+
+    /// The connection ended: `code` is the peer's close code, 1005 if its close had none,
+    /// or 1006 if the connection ended without a close handshake.
+    fn on_close(&self, conn: &Conn, code: CloseCode, reason: &str) {
+        let _ = (conn, code, reason);
+    }
+}
+
+/// A handler that does nothing: connections are kept, messages dropped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopHandler;
+
+impl Handler for NoopHandler {}
+
+/// A connection, as handlers see it. Cheap to clone.
+#[derive(Clone)]
+pub struct Conn {
+    pub(crate) entry: Arc<ConnEntry>,
+    pub(crate) info: Arc<ConnInfo>,
+    pub(crate) server: Server,
+}
+
+pub(crate) struct ConnInfo {
+    pub(crate) query: Option<String>,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
+    pub(crate) peer: SocketAddr,
+}
+
+impl Conn {
+    /// The connection's id.
+    pub fn id(&self) -> ConnId {
+        self.entry.id
+    }
+
+    /// The request path (without the query).
+    pub fn path(&self) -> &str {
+        &self.entry.path
+    }
+
+    /// The query string, if there was one.
+    pub fn query(&self) -> Option<&str> {
+        self.info.query.as_deref()
+    }
+
+    /// The value of query parameter `name` (not percent-decoded).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query()?.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then_some(v)
+        })
+    }
+
+    /// The upgrade request's headers.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.info
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    /// The first header named `name` (case-insensitive), if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| core::str::from_utf8(v).ok())
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.info.peer
+    }
+
+    /// Queues a message for this connection. Returns false if the connection is gone or was
+    /// dropped as a slow client.
+    pub fn send(&self, msg: impl Into<Message>) -> bool {
+        self.entry
+            .push(&msg.into().to_frame(), &self.server.inner.stats)
+    }
+
+    /// Starts the close handshake with `code` and `reason`.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        self.entry.close(code, reason);
+    }
+
+    /// The server, for broadcasts, rooms and sessions.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl core::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.entry.id)
+            .field("path", &self.entry.path)
+            .finish_non_exhaustive()
+    }
+}
+
+type Routes = Vec<(Route, Arc<dyn Handler>)>;
+
+#[derive(Debug, Clone)]
+enum Route {
+    Exact(String),
+    Prefix(String),
+}
+
+/// Builds a [`Server`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), ws_server::Error> {
+/// use ws_server::{Builder, Conn, Handler, Message, ServerConfig};
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     fn on_message(&self, conn: &Conn, msg: Message) {
+///         conn.send(msg);
+///     }
+/// }
+///
+/// let server = Builder::new(ServerConfig::default()).route("/echo", Echo).bind().await?;
+/// println!("listening on {}", server.local_addr());
+/// server.closed().await;
+/// # Ok(()) }
+/// ```
+pub struct Builder {
+    config: ServerConfig,
+    routes: Routes,
+    fallback: Option<Arc<dyn Handler>>,
+}
+
+impl Builder {
+    /// A builder with `config` and no routes.
+    pub fn new(config: ServerConfig) -> Self {
+        Self {
+            config,
+            routes: Vec::new(),
+            fallback: None,
+        }
+    }
+
+    /// Serves WebSocket connections to exactly `path` with `handler`.
+    #[must_use]
+    pub fn route(mut self, path: &str, handler: impl Handler) -> Self {
+        self.routes
+            .push((Route::Exact(path.to_owned()), Arc::new(handler)));
+        self
+    }
+
+    /// Serves WebSocket connections to every path that starts with `prefix`.
+    #[must_use]
+    pub fn route_prefix(mut self, prefix: &str, handler: impl Handler) -> Self {
+        self.routes
+            .push((Route::Prefix(prefix.to_owned()), Arc::new(handler)));
+        self
+    }
+
+    /// Serves every other path with `handler` (without one, other paths get 404).
+    #[must_use]
+    pub fn fallback(mut self, handler: impl Handler) -> Self {
+        self.fallback = Some(Arc::new(handler));
+        self
+    }
+
+    /// Binds the listener and starts accepting in the background.
+    ///
+    /// # Errors
+    /// The bind failed.
+    pub async fn bind(self) -> Result<Server, Error> {
+        let listener = TcpListener::bind(self.config.bind).await?;
+        let local_addr = listener.local_addr()?;
+        let (shutdown, _) = watch::channel(false);
+        let (done_tx, done_rx) = watch::channel(false);
+        let server = Server {
+            inner: Arc::new(Shared {
+                config: self.config,
+                routes: self.routes,
+                fallback: self.fallback,
+                registry: Registry::default(),
+                stats: Stats::default(),
+                shutdown,
+                done: done_rx,
+                local_addr,
+            }),
+        };
+        info!(addr = %local_addr, "listening");
+        tokio::spawn(accept_loop(listener, server.clone(), done_tx));
+        Ok(server)
+    }
+}
+
+impl core::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("routes", &self.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    routes: Routes,
+    fallback: Option<Arc<dyn Handler>>,
+    pub(crate) registry: Registry,
+    pub(crate) stats: Stats,
+    pub(crate) shutdown: watch::Sender<bool>,
+    done: watch::Receiver<bool>,
+    local_addr: SocketAddr,
+}
+
+/// A handle to a running server: broadcast, rooms, sessions, counts, shutdown. Cheap to clone.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Server {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.inner.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The number of open connections.
+    pub fn client_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Sends `msg` to every connection (or only those on `path`), except the `exclude`d ones.
+    /// The message is encoded once; returns how many connections it was queued for.
+    pub fn broadcast(
+        &self,
+        msg: impl Into<Message>,
+        exclude: &[ConnId],
+        path: Option<&str>,
+    ) -> usize {
+        let targets = match path {
+            Some(path) => self.inner.registry.on_path(path),
+            None => self.inner.registry.all(),
+        };
+        self.deliver(&msg.into().to_frame(), targets, exclude)
+    }
+
+    /// Sends `msg` to one connection. Returns false if it is not here.
+    pub fn send_to(&self, id: ConnId, msg: impl Into<Message>) -> bool {
+        self.inner
+            .registry
+            .get(id)
+            .is_some_and(|e| e.push(&msg.into().to_frame(), &self.inner.stats))
+    }
+
+    /// Closes one connection with `code` and `reason`. Returns false if it is not here.
+    pub fn close_conn(&self, id: ConnId, code: CloseCode, reason: &str) -> bool {
+        self.inner
+            .registry
+            .get(id)
+            .map(|e| e.close(code, reason))
+            .is_some()
+    }
+
+    /// Adds a connection to a room. Returns false if the connection is not here.
+    pub fn join_room(&self, id: ConnId, room: &str) -> bool {
+        self.inner.registry.join_room(id, room)
+    }
+
+    /// Removes a connection from a room. Returns whether it was in it.
+    pub fn leave_room(&self, id: ConnId, room: &str) -> bool {
+        self.inner.registry.leave_room(id, room)
+    }
+
+    /// Sends `msg` to the members of `room`, except the `exclude`d ones.
+    pub fn broadcast_to_room(
+        &self,
+        room: &str,
+        msg: impl Into<Message>,
+        exclude: &[ConnId],
+    ) -> usize {
+        let targets = self.inner.registry.in_room(room);
+        self.deliver(&msg.into().to_frame(), targets, exclude)
+    }
+
+    /// Attaches a user session to a connection (namespace = the connection's path).
+    /// Returns false if the connection is not here.
+    pub fn join_session(
+        &self,
+        id: ConnId,
+        user_id: &str,
+        session_id: &str,
+        metadata: Option<&str>,
+    ) -> bool {
+        let Some(entry) = self.inner.registry.get(id) else {
+            return false;
+        };
+        let info = SessionInfo {
+            ns: entry.path.clone(),
+            user_id: user_id.to_owned(),
+            session_id: session_id.to_owned(),
+            metadata: metadata.map(str::to_owned),
+        };
+        self.inner.registry.join_session(id, info).is_ok()
+    }
+
+    /// The user session joined on a connection, if any.
+    pub fn session_of(&self, id: ConnId) -> Option<SessionInfo> {
+        self.inner
+            .registry
+            .get(id)
+            .and_then(|e| crate::registry::lock(&e.session).clone())
+    }
+
+    /// Sends `msg` to every connection of `user_id`. Returns how many.
+    pub fn direct_to_user(&self, user_id: &str, msg: impl Into<Message>) -> usize {
+        let targets = self.inner.registry.of_user(user_id);
+        self.deliver(&msg.into().to_frame(), targets, &[])
+    }
+
+    /// The sessions in namespace `ns`.
+    pub fn roster(&self, ns: &str) -> Vec<SessionInfo> {
+        self.inner
+            .registry
+            .sessions()
+            .into_iter()
+            .filter(|s| s.ns == ns)
+            .collect()
+    }
+
+    /// Stops accepting, closes every connection with 1001 "server shutdown", and waits until
+    /// they are gone (at most the close timeout, 5 s, for peers that do not answer).
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        self.closed().await;
+    }
+
+    /// Resolves once the server has shut down and every connection has ended.
+    pub async fn closed(&self) {
+        let mut done = self.inner.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    pub(crate) fn deliver(
+        &self,
+        frame: &SharedFrame,
+        targets: Vec<Arc<ConnEntry>>,
+        exclude: &[ConnId],
+    ) -> usize {
+        let mut n = 0;
+        for entry in targets {
+            if !exclude.contains(&entry.id) && entry.push(frame, &self.inner.stats) {
+                n += 1;
+            }
+        }
+        self.inner
+            .stats
+            .frames_queued
+            .fetch_add(n as u64, Ordering::Relaxed);
+        n
+    }
+
+    fn handler_for(&self, path: &str) -> Option<Arc<dyn Handler>> {
+        self.inner
+            .routes
+            .iter()
+            .find(|(route, _)| match route {
+                Route::Exact(p) => p == path,
+                Route::Prefix(p) => path.starts_with(p.as_str()),
+            })
+            .map(|(_, h)| h.clone())
+            .or_else(|| self.inner.fallback.clone())
+    }
+}
+
+/// Waits until the flag is set (or its sender is gone). Returns no guard, so it can sit in a
+/// `select!` beside branches that await.
+pub(crate) async fn until_true(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|v| *v).await;
+}
+
+async fn accept_loop(listener: TcpListener, server: Server, done: watch::Sender<bool>) {
+    let mut shutdown = server.inner.shutdown.subscribe();
+    let tasks = tokio_util_tracker::Tracker::default();
+    loop {
+        tokio::select! {
+            () = until_true(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let server = server.clone();
+                    tasks.spawn(async move {
+                        if let Err(e) = serve(stream, peer, server).await {
+                            debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    debug!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    info!("stopped accepting; closing connections");
+    tasks.wait().await;
+    info!("shut down");
+    done.send_replace(true);
+}
+
+/// A tiny task tracker: counts live tasks and wakes the waiter when none remain.
+mod tokio_util_tracker {
+    use std::future::Future;
+    use std::sync::Arc;
+
+    use tokio::sync::watch;
+
+    #[derive(Debug)]
+    pub(super) struct Tracker {
+        live: Arc<watch::Sender<usize>>,
+    }
+
+    impl Default for Tracker {
+        fn default() -> Self {
+            Self {
+                live: Arc::new(watch::channel(0).0),
+            }
+        }
+    }
+
+    impl Tracker {
+        pub(super) fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+            let live = self.live.clone();
+            live.send_modify(|n| *n += 1);
+            tokio::spawn(async move {
+                fut.await;
+                live.send_modify(|n| *n -= 1);
+            });
+        }
+
+        pub(super) async fn wait(&self) {
+            let _ = self.live.subscribe().wait_for(|n| *n == 0).await;
+        }
+    }
+}
+
+/// Reads the request head (under the handshake timeout), then upgrades or answers HTTP.
+async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Result<(), Error> {
+    let shared = &server.inner;
+    let _ = stream.set_nodelay(true);
+    let mut buf = BytesMut::with_capacity(1024);
+    let deadline = tokio::time::Instant::now() + shared.config.handshake_timeout;
+    let req = loop {
+        match hs::parse_request(&mut buf, &shared.config.limits) {
+            Ok(Some(req)) => break req,
+            Ok(None) => {}
+            Err(e) => return reject(&mut stream, &server, e).await,
+        }
+        match tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => return Err(Error::HandshakeEof),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                shared
+                    .stats
+                    .handshakes_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                let mut out = BytesMut::new();
+                hs::write_plain_response(408, &[], "handshake timeout\n", &mut out);
+                let _ = stream.write_all(&out).await;
+                return Err(Error::Timeout);
+            }
+        }
+    };
+    if !req.is_upgrade() && http::is_http_route(req.path()) {
+        return http::serve(stream, buf, req, &server, deadline).await;
+    }
+    let Some(handler) = server.handler_for(req.path()) else {
+        return respond(&mut stream, &server, 404, "no such route\n").await;
+    };
+    let accept = match hs::accept(&req) {
+        Ok(a) => a,
+        Err(e) => return reject(&mut stream, &server, e).await,
+    };
+    if let Some(allowed) = &shared.config.allowed_origins
+        && !req.origin().is_some_and(|o| allowed.iter().any(|a| a == o))
+    {
+        return respond(&mut stream, &server, 403, "origin not allowed\n").await;
+    }
+    if shared
+        .config
+        .max_connections
+        .is_some_and(|max| server.client_count() >= max)
+    {
+        return respond(&mut stream, &server, 503, "too many connections\n").await;
+    }
+    let mut out = BytesMut::new();
+    hs::write_response(&accept, None, &[], &mut out);
+    stream.write_all(&out).await?;
+
+    let id = shared.registry.next_id();
+    let (entry, rx) = ConnEntry::new(id, req.path().to_owned(), shared.config.max_backlog);
+    let headers = req
+        .headers()
+        .map(|(n, v)| (n.to_owned(), v.to_vec()))
+        .collect();
+    let info = ConnInfo {
+        query: req.query().map(str::to_owned),
+        headers,
+        peer,
+    };
+    drop(req);
+    let conn = Conn {
+        entry: entry.clone(),
+        info: Arc::new(info),
+        server: server.clone(),
+    };
+    shared.registry.insert(entry);
+    shared
+        .stats
+        .connections_opened
+        .fetch_add(1, Ordering::Relaxed);
+    debug!(id = %id, %peer, path = conn.path(), "open");
+    let result = conn::run(stream, buf, &conn, rx, handler.as_ref()).await;
+    shared.registry.remove(id);
+    shared
+        .stats
+        .connections_closed
+        .fetch_add(1, Ordering::Relaxed);
+    result
+}
+
+async fn reject(stream: &mut TcpStream, server: &Server, e: ws_frame::Error) -> Result<(), Error> {
+    server
+        .inner
+        .stats
+        .handshakes_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    debug!(error = %e, "upgrade rejected");
+    let mut out = BytesMut::new();
+    hs::write_error(&e, &mut out);
+    stream.write_all(&out).await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    server: &Server,
+    status: u16,
+    body: &str,
+) -> Result<(), Error> {
+    server
+        .inner
+        .stats
+        .handshakes_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    let mut out = BytesMut::new();
+    hs::write_plain_response(status, &[], body, &mut out);
+    stream.write_all(&out).await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+/// Sessions as the HTTP roster endpoint returns them: `[{sessionId, userId, metadata?}]`.
+pub(crate) fn roster_json(sessions: &[SessionInfo]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in sessions.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"sessionId\":");
+        out.push_str(&serde_json::Value::from(s.session_id.as_str()).to_string());
+        out.push_str(",\"userId\":");
+        out.push_str(&serde_json::Value::from(s.user_id.as_str()).to_string());
+        if let Some(m) = &s.metadata {
+            out.push_str(",\"metadata\":");
+            out.push_str(m);
+        }
+        out.push('}');
+    }
+    out.push(']');
+    out
+}

@@ -1,0 +1,105 @@
+//! Echo and protocol behaviour over real sockets.
+
+use bytes::BytesMut;
+use ws_frame::{CloseCode, Encoder, OpCode, Role};
+use ws_server::Message;
+use ws_server::client::ClientEvent;
+
+use crate::util::{WAIT, config, connect, next_message, start};
+
+fn masked(op: OpCode, fin: bool, payload: &[u8]) -> BytesMut {
+    let mut out = BytesMut::new();
+    Encoder::new(Role::Client).encode(op, fin, payload, &mut out);
+    out
+}
+
+async fn close_code(c: &mut ws_server::client::Client) -> CloseCode {
+    loop {
+        match tokio::time::timeout(WAIT, c.recv())
+            .await
+            .expect("closed in time")
+        {
+            Ok(Some(ClientEvent::Closed { code, .. })) => return code,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("ended without a close"),
+            Err(e) => panic!("client error {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn echoes_text_and_binary() {
+    let server = start(config()).await;
+    let mut c = connect(&server, "/echo").await;
+    c.send("héllo").await.unwrap();
+    assert_eq!(next_message(&mut c).await, Message::text("héllo"));
+    c.send(vec![0u8, 255, 7]).await.unwrap();
+    assert_eq!(
+        next_message(&mut c).await,
+        Message::binary(vec![0u8, 255, 7])
+    );
+    let big = vec![0x42u8; 200_000];
+    c.send(big.clone()).await.unwrap();
+    assert_eq!(next_message(&mut c).await, Message::binary(big));
+    assert_eq!(
+        c.close(CloseCode::NORMAL, "done").await.unwrap(),
+        CloseCode::NORMAL
+    );
+}
+
+#[tokio::test]
+async fn echoes_a_fragmented_message_with_a_ping_inside() {
+    let server = start(config()).await;
+    let mut c = connect(&server, "/echo").await;
+    let mut wire = masked(OpCode::Text, false, b"frag");
+    wire.extend_from_slice(&masked(OpCode::Ping, true, b"p"));
+    wire.extend_from_slice(&masked(OpCode::Continuation, true, "mented €".as_bytes()));
+    c.send_raw(&wire).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        match tokio::time::timeout(WAIT, c.recv()).await.unwrap().unwrap() {
+            Some(ClientEvent::Pong(p)) => got.push(format!("pong {}", String::from_utf8_lossy(&p))),
+            Some(ClientEvent::Message(m)) => got.push(m.as_text().unwrap().to_owned()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, vec!["pong p".to_owned(), "fragmented €".to_owned()]);
+}
+
+#[tokio::test]
+async fn protocol_errors_close_with_their_codes() {
+    let mut c = config();
+    c.limits = c.limits.with_max_message_size(1000);
+    let server = start(c).await;
+    for (wire, expected) in [
+        (masked(OpCode::Binary, true, b"x").to_vec(), None),
+        (vec![0x83, 0x80, 1, 2, 3, 4], Some(1002)), // reserved opcode
+        (
+            masked(OpCode::Text, true, &[0x61, 0xff]).to_vec(),
+            Some(1007),
+        ), // invalid UTF-8
+        (
+            masked(OpCode::Binary, true, &[0; 1001]).to_vec(),
+            Some(1009),
+        ), // too big
+        (vec![0x81, 0x01, b'a'], Some(1002)),       // unmasked from a client
+    ] {
+        let mut c = connect(&server, "/echo").await;
+        c.send_raw(&wire).await.unwrap();
+        match expected {
+            None => assert_eq!(next_message(&mut c).await, Message::binary(vec![b'x'])),
+            Some(code) => assert_eq!(close_code(&mut c).await.as_u16(), code),
+        }
+    }
+}
+
+#[tokio::test]
+async fn pings_are_answered() {
+    let server = start(config()).await;
+    let mut c = connect(&server, "/echo").await;
+    c.ping(b"hi").await.unwrap();
+    match tokio::time::timeout(WAIT, c.recv()).await.unwrap().unwrap() {
+        Some(ClientEvent::Pong(p)) => assert_eq!(&p[..], b"hi"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,114 @@
+//! Idle timeout, slow clients and graceful shutdown.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use ws_frame::CloseCode;
+use ws_server::Message;
+use ws_server::client::ClientEvent;
+
+use crate::util::{WAIT, config, connect, eventually, next_message, start, upgrade_request};
+
+#[tokio::test]
+async fn idle_connections_are_closed_with_1001() {
+    let mut c = config();
+    c.idle_timeout = Some(Duration::from_millis(300));
+    let server = start(c).await;
+    let mut quiet = connect(&server, "/echo").await;
+    let mut chatty = connect(&server, "/echo").await;
+    let started = tokio::time::Instant::now();
+    let closed = loop {
+        tokio::select! {
+            ev = quiet.recv() => break ev.unwrap(),
+            () = tokio::time::sleep(Duration::from_millis(100)) => {
+                chatty.send("still here").await.unwrap();
+                assert_eq!(next_message(&mut chatty).await, Message::text("still here"));
+            }
+        }
+    };
+    match closed {
+        Some(ClientEvent::Closed { code, reason }) => {
+            assert_eq!(code, CloseCode::GOING_AWAY);
+            assert_eq!(reason, "idle timeout");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    eventually("one client left", || server.client_count() == 1).await;
+    assert_eq!(server.stats().idle_closed.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn a_slow_client_is_dropped_while_the_others_keep_receiving() {
+    let mut c = config();
+    c.max_backlog = 64 << 10;
+    let server = start(c).await;
+    // A client that completes the upgrade and then never reads.
+    let mut slow = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut slow, &upgrade_request("/all", ""))
+        .await
+        .unwrap();
+    let mut fast = connect(&server, "/all").await;
+    eventually("two clients", || server.client_count() == 2).await;
+
+    let payload = vec![7u8; 16 << 10];
+    let mut received = 0usize;
+    for i in 0..400 {
+        server.broadcast(payload.clone(), &[], None);
+        // The fast client keeps up.
+        assert_eq!(
+            next_message(&mut fast).await.as_bytes().len(),
+            payload.len(),
+            "message {i}"
+        );
+        received += 1;
+        if server.stats().slow_dropped.load(Ordering::Relaxed) == 1 {
+            break;
+        }
+    }
+    assert_eq!(
+        server.stats().slow_dropped.load(Ordering::Relaxed),
+        1,
+        "the slow client was dropped"
+    );
+    eventually("the slow client is gone", || server.client_count() == 1).await;
+    // The fast one is unaffected.
+    server.broadcast("after", &[], None);
+    assert_eq!(next_message(&mut fast).await, Message::text("after"));
+    assert!(received > 4);
+    // What the slow client could still read ends in a close frame 1008 or a cut connection.
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(WAIT, slow.read_to_end(&mut rest))
+        .await
+        .expect("the server hung up");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_everyone_with_1001() {
+    let server = start(config()).await;
+    let mut a = connect(&server, "/echo").await;
+    let mut b = connect(&server, "/rooms/x").await;
+    eventually("two clients", || server.client_count() == 2).await;
+    let s2 = server.clone();
+    let shutdown = tokio::spawn(async move { s2.shutdown().await });
+    for c in [&mut a, &mut b] {
+        match tokio::time::timeout(WAIT, c.recv()).await.unwrap().unwrap() {
+            Some(ClientEvent::Closed { code, .. }) => assert_eq!(code, CloseCode::GOING_AWAY),
+            other => panic!("{other:?}"),
+        }
+    }
+    tokio::time::timeout(WAIT, shutdown)
+        .await
+        .expect("shut down in time")
+        .unwrap();
+    assert_eq!(server.client_count(), 0);
+    assert!(
+        tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+}

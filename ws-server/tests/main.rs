@@ -1,0 +1,13 @@
+//! Integration tests for ws-server: real sockets on 127.0.0.1, port 0.
+
+// Starting servers and raw HTTP helpers.
+mod util;
+
+// The opening handshake: every rejection and its status.
+mod handshake;
+// Echo, fragments, pings, protocol errors.
+mod echo;
+// Broadcast shapes, rooms, paths, send_to, sessions, direct, the roster over HTTP.
+mod delivery;
+// Idle timeout, slow clients, graceful shutdown.
+mod lifecycle;
