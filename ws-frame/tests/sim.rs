@@ -387,3 +387,30 @@ fn caller_mistakes_are_errors_not_panics() {
     );
     assert!(p.server.is_open());
 }
+
+#[test]
+fn replies_to_messages_before_an_error_go_out_before_the_close() {
+    // Autobahn 3.2 / 5.15: a message, then a bad frame, in one read. The echo of the message
+    // must precede the close frame.
+    let mut p = Pair::default();
+    let mut wire = client_frame(0x81, b"first");
+    wire.extend(client_frame(0xA1, b"rsv2"));
+    p.to_server.extend_from_slice(&wire);
+    assert_eq!(
+        p.server.handle_bytes(p.now, &mut p.to_server),
+        Ok(()),
+        "the error waits behind the message"
+    );
+    assert!(!p.server.is_closed());
+    let Some(Event::Text(text)) = p.server.poll_event() else {
+        panic!("the message comes first")
+    };
+    p.server.send(Outbound::Text(text.as_str())).unwrap();
+    assert_eq!(p.server.poll_event(), None);
+    assert_eq!(p.server.error(), Some(Error::ReservedBits(0x20)));
+    assert!(p.server.is_closed());
+    p.to_server.clear();
+    p.drive();
+    assert_eq!(p.client_events[0], Event::Text("first".into()));
+    assert!(p.client_events.iter().any(closed(1002, true)));
+}

@@ -15,7 +15,8 @@ pub struct ServerConfig {
     /// Frame, message and handshake limits.
     pub limits: Limits,
     /// Bound on each connection's outbound backlog in bytes (default 1 MiB; 0 = unbounded).
-    /// A client over it is dropped with close code 1008 "slow client".
+    /// A message for a client whose backlog is already at the bound drops that client with
+    /// close code 1008 "slow client"; so the backlog exceeds the bound by at most one message.
     pub max_backlog: usize,
     /// Exact origins allowed to connect; `None` allows all. When set, a request without an
     /// `Origin` header is rejected too (403).

@@ -12,7 +12,7 @@ use tracing::debug;
 use ws_frame::session::Config;
 use ws_frame::{CloseCode, Event, Role, Session};
 
-use crate::registry::Outgoing;
+use crate::registry::{ConnEntry, Outgoing};
 use crate::server::{Conn, Handler};
 use crate::{Error, Message};
 
@@ -110,7 +110,7 @@ pub(crate) async fn run(
     }
 
     let result = loop {
-        dispatch(&mut session, conn, handler, &mut closed);
+        dispatch(&mut session, conn, handler, &mut rx, &mut closed);
         while let Some(b) = session.poll_transmit() {
             out.push(b);
         }
@@ -176,19 +176,7 @@ pub(crate) async fn run(
                     entry.backlog.fetch_sub(frame.len(), Ordering::AcqRel);
                     let _ = session.send_shared(&frame);
                     // Coalesce what else is queued into this wake-up, up to the high-water mark.
-                    while out.len + session.pending_bytes() < WRITE_HIGH_WATER {
-                        match rx.try_recv() {
-                            Ok(Outgoing::Frame(frame)) => {
-                                entry.backlog.fetch_sub(frame.len(), Ordering::AcqRel);
-                                let _ = session.send_shared(&frame);
-                            }
-                            Ok(Outgoing::Close(code, reason)) => {
-                                let _ = session.close(Instant::now(), code, &reason);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
+                    take_queued(&mut session, entry, &mut rx, WRITE_HIGH_WATER.saturating_sub(out.len));
                 }
                 Some(Outgoing::Close(code, reason)) => {
                     let _ = session.close(Instant::now(), code, &reason);
@@ -204,11 +192,34 @@ pub(crate) async fn run(
             }
         }
     };
-    dispatch(&mut session, conn, handler, &mut closed);
+    dispatch(&mut session, conn, handler, &mut rx, &mut closed);
     let (code, reason) = closed.unwrap_or((CloseCode::ABNORMAL, String::new()));
     debug!(id = %entry.id, code = code.as_u16(), "closed");
     handler.on_close(conn, code, &reason);
     result
+}
+
+/// Moves frames queued for this connection into the session, while less than `budget` bytes
+/// wait for the socket; stops at a close request, which it applies.
+fn take_queued(
+    session: &mut Session,
+    entry: &ConnEntry,
+    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
+    budget: usize,
+) {
+    while session.pending_bytes() < budget {
+        match rx.try_recv() {
+            Ok(Outgoing::Frame(frame)) => {
+                entry.backlog.fetch_sub(frame.len(), Ordering::AcqRel);
+                let _ = session.send_shared(&frame);
+            }
+            Ok(Outgoing::Close(code, reason)) => {
+                let _ = session.close(Instant::now(), code, &reason);
+                return;
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// The backlog went over its bound: drop everything queued. If no frame is cut in half on
@@ -231,10 +242,14 @@ fn drop_slow_client(
     *slow_deadline = Some(tokio::time::Instant::now() + grace);
 }
 
+/// Hands the session's events to the handler. What a handler sends to its own connection
+/// goes into the session right after the handler returns, so replies keep their order relative
+/// to everything the session itself sends (pongs, a close after a protocol error).
 fn dispatch(
     session: &mut Session,
     conn: &Conn,
     handler: &dyn Handler,
+    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
     closed: &mut Option<(CloseCode, String)>,
 ) {
     while let Some(event) = session.poll_event() {
@@ -246,6 +261,16 @@ fn dispatch(
             }
             _ => {}
         }
+        take_queued(session, &conn.entry, rx, usize::MAX);
+    }
+    // A protocol error deferred behind the messages just handed out takes effect now.
+    if let Some(e) = session.error() {
+        closed.get_or_insert_with(|| {
+            (
+                e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR),
+                e.to_string(),
+            )
+        });
     }
 }
 

@@ -87,15 +87,17 @@ impl ConnEntry {
         (Arc::new(entry), rx)
     }
 
-    /// Queues a frame unless that would take the backlog over its bound, in which case the
-    /// connection is told to drop itself. Returns whether the frame was queued.
+    /// Queues a frame, unless the backlog is already at its bound, in which case the
+    /// connection is told to drop itself (as uWebSockets' `maxBackpressure` does: a single
+    /// message larger than the bound still goes to a client that keeps up, so the backlog
+    /// exceeds the bound by at most one message). Returns whether the frame was queued.
     pub(crate) fn push(&self, frame: &SharedFrame, stats: &Stats) -> bool {
         if self.overflowed.load(Ordering::Relaxed) {
             return false;
         }
         let len = frame.len();
         let before = self.backlog.fetch_add(len, Ordering::AcqRel);
-        if self.max_backlog > 0 && before + len > self.max_backlog {
+        if self.max_backlog > 0 && before >= self.max_backlog {
             self.backlog.fetch_sub(len, Ordering::AcqRel);
             if !self.overflowed.swap(true, Ordering::AcqRel) {
                 stats.slow_dropped.fetch_add(1, Ordering::Relaxed);

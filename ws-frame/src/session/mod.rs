@@ -75,6 +75,9 @@ pub struct Session {
     last_rx: Instant,
     /// Set while a keepalive ping waits for any reply.
     pong_deadline: Option<Instant>,
+    /// A protocol error found behind messages the application has not taken yet. It takes
+    /// effect once they are taken, so that replies to them go out before the close frame.
+    deferred: Option<Error>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +154,7 @@ impl Session {
             events: VecDeque::new(),
             last_rx: now,
             pong_deadline: None,
+            deferred: None,
         }
     }
 
@@ -159,10 +163,23 @@ impl Session {
     /// Consumes the complete frames at the front of `src` (leaving a partial one there, to be
     /// completed by appending and calling again) and turns them into events and replies.
     ///
+    /// When a protocol error follows messages in the same input, the messages come first: the
+    /// error takes effect once [`Session::poll_event`] has handed out every event before it,
+    /// so whatever the application sends in reply still goes out before the close frame (the
+    /// order Autobahn's strict cases check, e.g. 3.2, 4.1.3, 5.15). Until then this returns
+    /// `Ok` and reads no further.
+    ///
     /// # Errors
     /// A protocol error from the peer. A close frame with [`Error::close_code`] is then queued
     /// for [`Session::poll_transmit`], and this and every later input returns the same error.
     pub fn handle_bytes(&mut self, now: Instant, src: &mut BytesMut) -> Result<(), Error> {
+        if let Some(e) = self.deferred {
+            if self.events.is_empty() {
+                self.deferred = None;
+                return Err(self.fail(e));
+            }
+            return Ok(());
+        }
         match self.state {
             State::Failed(e) => return Err(e),
             State::Closed => {
@@ -179,6 +196,15 @@ impl Session {
             let frame = match self.decoder.decode(src) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(()),
+                Err(e)
+                    if self
+                        .events
+                        .iter()
+                        .any(|ev| matches!(ev, Event::Text(_) | Event::Binary(_))) =>
+                {
+                    self.deferred = Some(e);
+                    return Ok(());
+                }
                 Err(e) => return Err(self.fail(e)),
             };
             self.handle_frame(frame);
@@ -302,10 +328,17 @@ impl Session {
         }
     }
 
-    /// The next event for the application.
+    /// The next event for the application. Taking the last event before a deferred protocol
+    /// error (see [`Session::handle_bytes`]) makes the error take effect: the close frame is
+    /// queued and [`Session::error`] reports it.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
+        if event.is_none()
+            && let Some(e) = self.deferred.take()
+        {
+            self.fail(e);
+        }
         if self.events.is_empty() && self.events.capacity() > 16 {
             // A burst is over: do not keep its memory while idle.
             self.events = VecDeque::new();

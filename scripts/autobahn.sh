@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the Autobahn|Testsuite against ws-server (server role, /echo) and against our client
+# (client role), cases 1–11, and fails on any case that is not OK / INFORMATIONAL /
+# UNIMPLEMENTED or that differs from autobahn/expected-{server,client}.json.
+# Installs wstest (../shared/tools/autobahn/install.sh) if it is missing.
+# Env: AUTOBAHN_CASES (default '*'), AUTOBAHN_EXCLUDE (default '12.*,13.*': permessage-deflate
+# is not implemented), AUTOBAHN_WRITE=1 to rewrite the expected files from this run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS=${AUTOBAHN_TOOLS:-$ROOT/../shared/tools/autobahn}
+CASES=${AUTOBAHN_CASES:-*}
+EXCLUDE=${AUTOBAHN_EXCLUDE:-12.*,13.*}
+OUT=${AUTOBAHN_OUT:-$ROOT/target/autobahn}
+PREFIX=${AUTOBAHN_PREFIX:-/opt/autobahn-testsuite}
+WRITE=()
+[ "${AUTOBAHN_WRITE:-0}" = 1 ] && WRITE=(--write)
+
+if [ ! -x "$PREFIX/bin/wstest" ]; then
+  echo "autobahn: installing wstest"
+  if [ "$(id -u)" = 0 ]; then bash "$TOOLS/install.sh"; else sudo bash "$TOOLS/install.sh"; fi
+fi
+
+cargo build --release --locked -p ws-server --bin ws-server --example autobahn_client
+BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+status=0
+mkdir -p "$OUT"
+
+# Server role: wstest's fuzzing client against ws-server's /echo.
+port=$(free_port)
+TINA4_WS_PORT=$port RUST_LOG=warn "$BIN/ws-server" > "$OUT/ws-server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.05
+done
+OUT=$OUT/server AGENT=ws-server TIMEOUT=900 bash "$TOOLS/run-server-suite.sh" "ws://127.0.0.1:$port/echo" "$CASES" "$EXCLUDE" || status=1
+kill $server_pid 2>/dev/null || true
+python3 autobahn/compare.py "$OUT/server/reports/servers/index.json" ws-server autobahn/expected-server.json "${WRITE[@]}" || status=1
+
+# Client role: our client against wstest's fuzzing server.
+OUT=$OUT/client AGENT=ws-client PORT=$(free_port) CASES=$CASES EXCLUDE=$EXCLUDE TIMEOUT=900 \
+  bash "$TOOLS/run-client-suite.sh" "$BIN/examples/autobahn_client" || status=1
+python3 autobahn/compare.py "$OUT/client/reports/clients/index.json" ws-client autobahn/expected-client.json "${WRITE[@]}" || status=1
+
+exit $status
