@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ws_frame::Limits;
 
-/// How the server behaves. Defaults match the binary's defaults; see [`crate::Settings`] for
+/// How the server behaves. Defaults match the binary's defaults; see [`crate::SETTINGS`] for
 /// the environment variables that set them.
 #[non_exhaustive]
 #[derive(Clone, Debug)]

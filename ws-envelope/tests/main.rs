@@ -1,0 +1,8 @@
+//! Integration tests for ws-envelope, in one binary.
+
+// Every golden vector the reference code emitted: decode, re-encode byte for byte.
+mod golden;
+// proptest round trips with arbitrary text, binary and JSON payloads.
+mod props;
+// Malformed input: errors, never panics.
+mod malformed;
