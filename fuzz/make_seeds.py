@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpus under fuzz/seeds/<target>/ (RFC 6455 vectors and
 hand-made edge cases). Re-run after changing it; `cargo test -p ws-frame` replays them."""
-import base64, hashlib, os, shutil, struct
+import base64, hashlib, os, struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = os.path.join(HERE, "seeds")
@@ -103,11 +103,10 @@ corpus = {
     },
 }
 
-if os.path.isdir(SEEDS):
-    shutil.rmtree(SEEDS)
+# Only this script's files are (re)written: crash inputs committed beside them stay.
 for target, files in corpus.items():
     d = os.path.join(SEEDS, target)
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     for name, data in files.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)

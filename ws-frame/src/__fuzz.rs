@@ -232,8 +232,10 @@ pub fn session(data: &[u8]) {
                 }
             }
         }
-        while s.poll_transmit().is_some() {}
+        // Events first: taking the last event can release a deferred protocol error, which
+        // queues a close frame; then everything queued must come out.
         while s.poll_event().is_some() {}
+        while s.poll_transmit().is_some() {}
         assert_eq!(s.pending_bytes(), 0);
     }
 }
