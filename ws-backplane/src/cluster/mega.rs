@@ -1,0 +1,371 @@
+//! The mega ws-cluster: broadcasts, direct messages and the presence roster on
+//! `<prefix>.<app>.bcast|direct|roster`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, watch};
+use tracing::debug;
+use ws_envelope::mega::{self, Broadcast, Channel, Direct, Member, Roster, RosterOp, Subjects};
+
+use super::PUBLISH_QUEUE;
+use super::roster::RosterState;
+use crate::transport::{RECEIVE_QUEUE, Transport};
+use crate::{Error, Stats};
+
+/// Where the presence roster lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RosterDriver {
+    /// Shared over the backplane (`nats` in the reference; it works the same over Redis).
+    Nats,
+    /// Local only: no roster traffic, `roster()` lists this instance's members.
+    None,
+}
+
+/// The mega cluster's settings.
+#[derive(Clone, Debug)]
+pub struct MegaConfig {
+    /// The app name (a subject token, used verbatim).
+    pub app: String,
+    /// The subject prefix (`None`: `mega.ws`).
+    pub prefix: Option<String>,
+    /// The roster driver (default [`RosterDriver::None`], as the reference).
+    pub roster: RosterDriver,
+    /// Remote members expire this long after their last refresh (default 30 s). Heartbeats go
+    /// out every `ttl / 2`, at least every second.
+    pub ttl: Duration,
+}
+
+impl MegaConfig {
+    /// The reference's defaults for `app`: prefix `mega.ws`, roster `none`, ttl 30 s.
+    pub fn new(app: &str) -> Self {
+        Self {
+            app: app.to_owned(),
+            prefix: None,
+            roster: RosterDriver::None,
+            ttl: Duration::from_secs(30),
+        }
+    }
+
+    /// The heartbeat interval: `max(1 s, ttl / 2)`.
+    pub fn heartbeat_interval(&self) -> Duration {
+        (self.ttl / 2).max(Duration::from_secs(1))
+    }
+}
+
+/// What other instances send us, for local delivery.
+#[derive(Debug)]
+pub enum MegaIncoming {
+    /// Deliver to the local sockets in `ns` (minus the listed sessions).
+    Broadcast(Broadcast),
+    /// Deliver to the local sessions of `user_id`.
+    Direct(Direct),
+}
+
+/// The mega cluster manager. Echo suppression by instance id `o`; never re-publishes what it
+/// receives; best-effort publishing (never waits, drops and counts on failure).
+#[derive(Clone, Debug)]
+pub struct MegaCluster {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    o: String,
+    config: MegaConfig,
+    subjects: Subjects,
+    transport: Arc<dyn Transport>,
+    publish_tx: mpsc::Sender<(String, Bytes)>,
+    roster: Mutex<RosterState>,
+    stopped: watch::Sender<bool>,
+}
+
+impl MegaCluster {
+    /// Subscribes (bcast and direct, plus roster with [`RosterDriver::Nats`]), starts the
+    /// heartbeat and sweep timers, and asks the peers for their rosters (`sync_request`, then
+    /// our own, possibly empty, heartbeat).
+    ///
+    /// # Errors
+    /// The transport refused the subscription.
+    pub async fn start(
+        transport: Arc<dyn Transport>,
+        config: MegaConfig,
+    ) -> Result<(Self, mpsc::Receiver<MegaIncoming>), Error> {
+        let subjects = Subjects::new(config.prefix.as_deref(), &config.app);
+        let mut channels = vec![subjects.bcast.clone(), subjects.direct.clone()];
+        if config.roster == RosterDriver::Nats {
+            channels.push(subjects.roster.clone());
+        }
+        let mut incoming = transport.subscribe(&channels).await?;
+        let (publish_tx, mut publish_rx) = mpsc::channel::<(String, Bytes)>(PUBLISH_QUEUE);
+        let (stopped, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            o: ws_envelope::new_instance_id(),
+            config,
+            subjects,
+            transport: transport.clone(),
+            publish_tx,
+            roster: Mutex::new(RosterState::default()),
+            stopped,
+        });
+        let publisher = transport.clone();
+        tokio::spawn(async move {
+            while let Some((subject, bytes)) = publish_rx.recv().await {
+                if let Err(e) = publisher.publish(&subject, bytes).await {
+                    debug!(kind = publisher.kind(), error = %e, "mega publish dropped");
+                }
+            }
+        });
+        let (deliver_tx, deliver_rx) = mpsc::channel(RECEIVE_QUEUE);
+        let receiver = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            while let Some(msg) = incoming.recv().await {
+                let Some(inner) = receiver.upgrade() else {
+                    return;
+                };
+                if *inner.stopped.borrow() {
+                    return;
+                }
+                if let Some(item) = inner.receive(&msg.channel, &msg.payload)
+                    && deliver_tx.try_send(item).is_err()
+                {
+                    Stats::inc(&inner.transport.stats().receive_dropped);
+                }
+            }
+        });
+        let cluster = Self { inner };
+        if cluster.inner.config.roster == RosterDriver::Nats {
+            cluster.inner.send_roster(RosterOp::SyncRequest);
+            cluster.inner.heartbeat();
+            cluster.spawn_timers();
+        }
+        Ok((cluster, deliver_rx))
+    }
+
+    fn spawn_timers(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let mut stopped = self.inner.stopped.subscribe();
+        let heartbeat = self.inner.config.heartbeat_interval();
+        let sweep = self.inner.config.ttl;
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now();
+            let mut beat = tokio::time::interval_at(start + heartbeat, heartbeat);
+            let mut clean = tokio::time::interval_at(start + sweep, sweep);
+            loop {
+                tokio::select! {
+                    _ = beat.tick() => {}
+                    _ = clean.tick() => {
+                        let Some(inner) = weak.upgrade() else { return };
+                        let gone = inner.lock_roster().sweep(&inner.o, Instant::now());
+                        if gone > 0 {
+                            debug!(gone, "roster: expired remote members");
+                        }
+                        continue;
+                    }
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                inner.heartbeat();
+            }
+        });
+    }
+
+    /// This instance's id (`o`).
+    pub fn instance_id(&self) -> &str {
+        &self.inner.o
+    }
+
+    /// The subjects in use.
+    pub fn subjects(&self) -> &Subjects {
+        &self.inner.subjects
+    }
+
+    /// Publishes a broadcast for namespace `ns`.
+    pub fn publish_broadcast(
+        &self,
+        ns: &str,
+        channel: Channel,
+        message: Box<RawValue>,
+        except_session_ids: Vec<String>,
+    ) {
+        let b = Broadcast {
+            o: Some(self.inner.o.clone()),
+            ns: ns.to_owned(),
+            channel,
+            message,
+            except_session_ids,
+        };
+        self.inner.send(&self.inner.subjects.bcast, b.encode());
+    }
+
+    /// Publishes a direct message to `user_id`'s sessions on the other instances.
+    pub fn publish_direct(&self, user_id: &str, message: Box<RawValue>) {
+        let d = Direct {
+            o: Some(self.inner.o.clone()),
+            user_id: mega::raw_string(user_id),
+            message,
+        };
+        self.inner.send(&self.inner.subjects.direct, d.encode());
+    }
+
+    /// A local session joined: recorded, and announced (`add`) with the roster on.
+    pub fn join(&self, member: Member) {
+        let now = Instant::now();
+        self.inner
+            .lock_roster()
+            .join(&self.inner.o, member.clone(), now, self.inner.config.ttl);
+        if self.inner.config.roster == RosterDriver::Nats {
+            self.inner.send_roster(RosterOp::Add(member));
+        }
+    }
+
+    /// A session left: forgotten, and if it was ours, announced (`remove`).
+    pub fn leave(&self, session_id: &str) {
+        let was_local = self.inner.lock_roster().leave(session_id);
+        if was_local && self.inner.config.roster == RosterDriver::Nats {
+            self.inner.send_roster(RosterOp::Remove {
+                session_id: session_id.to_owned(),
+            });
+        }
+    }
+
+    /// The members of `ns`: cluster-wide with the roster on, else this instance's. Metadata
+    /// appears only if it is truthy (`{}` stays; `null`, `false`, `0`, `""` go), as the
+    /// reference returns it.
+    pub fn roster(&self, ns: &str) -> Vec<Member> {
+        let wide = self.inner.config.roster == RosterDriver::Nats;
+        let mut members = self.inner.lock_roster().members(ns, wide);
+        for m in &mut members {
+            if m.metadata
+                .as_deref()
+                .is_some_and(|v| matches!(v.get(), "null" | "false" | "0" | "\"\"" | "-0" | "0.0"))
+            {
+                m.metadata = None;
+            }
+        }
+        members
+    }
+
+    /// Graceful stop: one `remove` per local member, then no more traffic. (A crash sends
+    /// nothing; peers drop our members after their TTL.)
+    pub async fn stop(&self) {
+        if self.inner.config.roster == RosterDriver::Nats {
+            let members = self.inner.lock_roster().local_members();
+            for m in members {
+                let r = Roster {
+                    o: Some(self.inner.o.clone()),
+                    op: RosterOp::Remove {
+                        session_id: m.session_id,
+                    },
+                };
+                // Directly, not through the queue: the removes must go out before we return.
+                let _ = self
+                    .inner
+                    .transport
+                    .publish(&self.inner.subjects.roster, Bytes::from(r.encode()))
+                    .await;
+            }
+        }
+        self.inner.stopped.send_replace(true);
+    }
+
+    /// The transport's counters.
+    pub fn stats(&self) -> &Stats {
+        self.inner.transport.stats()
+    }
+}
+
+impl Inner {
+    fn lock_roster(&self) -> std::sync::MutexGuard<'_, RosterState> {
+        self.roster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn send(&self, subject: &str, bytes: Vec<u8>) {
+        if *self.stopped.borrow()
+            || self
+                .publish_tx
+                .try_send((subject.to_owned(), Bytes::from(bytes)))
+                .is_err()
+        {
+            Stats::inc(&self.transport.stats().publish_dropped);
+        }
+    }
+
+    fn send_roster(&self, op: RosterOp) {
+        let r = Roster {
+            o: Some(self.o.clone()),
+            op,
+        };
+        self.send(&self.subjects.roster, r.encode());
+    }
+
+    fn heartbeat(&self) {
+        let members = {
+            let mut roster = self.lock_roster();
+            roster.refresh_own(&self.o, Instant::now(), self.config.ttl);
+            roster.local_members()
+        };
+        self.send_roster(RosterOp::Heartbeat(members));
+    }
+
+    /// The receive path for every subject. Returns what local delivery needs, if anything.
+    fn receive(&self, subject: &str, payload: &[u8]) -> Option<MegaIncoming> {
+        let stats = self.transport.stats();
+        let malformed = |e: ws_envelope::Error| {
+            Stats::inc(&stats.malformed);
+            debug!(subject, error = %e, "malformed mega envelope dropped");
+        };
+        let own = |o: &Option<String>| {
+            let mine = o.as_deref() == Some(self.o.as_str());
+            if mine {
+                Stats::inc(&stats.echoes);
+            }
+            mine
+        };
+        if subject == self.subjects.bcast {
+            match Broadcast::decode(payload) {
+                Ok(b) if !own(&b.o) => return Some(MegaIncoming::Broadcast(b)),
+                Ok(_) => {}
+                Err(e) => malformed(e),
+            }
+        } else if subject == self.subjects.direct {
+            match Direct::decode(payload) {
+                Ok(d) if !own(&d.o) => return Some(MegaIncoming::Direct(d)),
+                Ok(_) => {}
+                Err(e) => malformed(e),
+            }
+        } else if subject == self.subjects.roster {
+            match Roster::decode(payload) {
+                Ok(r) => self.apply_roster(r),
+                Err(e) => malformed(e),
+            }
+        }
+        None
+    }
+
+    fn apply_roster(&self, r: Roster) {
+        let from_self = r.o.as_deref() == Some(self.o.as_str());
+        if from_self {
+            Stats::inc(&self.transport.stats().echoes);
+            return;
+        }
+        let from = r.o.unwrap_or_default();
+        let (now, ttl) = (Instant::now(), self.config.ttl);
+        match r.op {
+            RosterOp::SyncRequest => self.heartbeat(),
+            RosterOp::Add(member) => self.lock_roster().upsert(member, &from, now, ttl),
+            RosterOp::Remove { session_id } => self.lock_roster().remove(&session_id),
+            RosterOp::Heartbeat(members) => {
+                let mut roster = self.lock_roster();
+                for m in members {
+                    roster.upsert(m, &from, now, ttl);
+                }
+            }
+            _ => debug!("roster: unknown op ignored"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The in-process hub: the embedded default, and the test double for the server.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::{BoxFuture, RECEIVE_QUEUE, Received, Transport, forward};
+use crate::{Error, Stats};
+
+/// An in-process pub/sub hub. Clone it to share it: every [`MemoryTransport`] made from the
+/// same hub (one per simulated instance) sees the others' messages.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryHub {
+    subs: Arc<Mutex<Vec<Sub>>>,
+}
+
+#[derive(Debug)]
+struct Sub {
+    channels: Vec<String>,
+    tx: mpsc::Sender<Received>,
+    stats: Arc<Stats>,
+}
+
+impl MemoryHub {
+    /// A new, empty hub.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A transport on this hub.
+    pub fn transport(&self) -> MemoryTransport {
+        MemoryTransport {
+            hub: self.clone(),
+            stats: Arc::default(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn publish(&self, channel: &str, payload: &Bytes) {
+        let mut subs = self
+            .subs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        subs.retain(|sub| {
+            if !sub.channels.iter().any(|c| c == channel) {
+                return !sub.tx.is_closed();
+            }
+            forward(
+                &sub.tx,
+                Received {
+                    channel: channel.to_owned(),
+                    payload: payload.clone(),
+                },
+                &sub.stats,
+            )
+        });
+    }
+}
+
+/// One instance's view of a [`MemoryHub`]. Never disconnected; a subscriber that does not
+/// keep up loses messages (counted in [`Stats::receive_dropped`]) rather than blocking
+/// publishers.
+#[derive(Debug)]
+pub struct MemoryTransport {
+    hub: MemoryHub,
+    stats: Arc<Stats>,
+    closed: AtomicBool,
+}
+
+impl Transport for MemoryTransport {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn publish<'a>(&'a self, channel: &'a str, payload: Bytes) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            self.hub.publish(channel, &payload);
+            Stats::inc(&self.stats.published);
+            Ok(())
+        })
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        channels: &'a [String],
+    ) -> BoxFuture<'a, Result<mpsc::Receiver<Received>, Error>> {
+        Box::pin(async move {
+            let (tx, rx) = mpsc::channel(RECEIVE_QUEUE);
+            let sub = Sub {
+                channels: channels.to_vec(),
+                tx,
+                stats: self.stats.clone(),
+            };
+            self.hub
+                .subs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(sub);
+            Ok(rx)
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.closed.store(true, Ordering::Release);
+            let stats = Arc::as_ptr(&self.stats);
+            self.hub
+                .subs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .retain(|s| Arc::as_ptr(&s.stats) != stats);
+        })
+    }
+
+    fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+}

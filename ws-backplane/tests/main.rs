@@ -1,0 +1,15 @@
+//! Integration tests for ws-backplane, against the real brokers on 127.0.0.1 (no mocks):
+//! Redis on 6379 and NATS on 4222 (`scripts/ensure-services.sh` starts them). Tests that
+//! restart a broker start their own on a free port.
+
+// The suites' helpers unwrap freely, as the tests themselves may.
+#![allow(clippy::unwrap_used)]
+
+// Helpers: transports per backend, waiting, private brokers.
+mod util;
+
+// One conformance suite, instantiated for memory, Redis and NATS.
+mod conformance;
+
+// Killing and restarting a private broker: local-only during the outage, delivery resumes.
+mod restart;

@@ -1,0 +1,103 @@
+//! Broker restarts, on private brokers (never the shared ones).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ws_backplane::transport::nats::NatsTransport;
+use ws_backplane::transport::redis::RedisTransport;
+use ws_backplane::{Stats, Tina4Cluster, Transport};
+use ws_envelope::tina4::{Envelope, Kind, Payload};
+
+use crate::util::{PrivateBroker, WAIT, free_port, unique};
+
+async fn transport(kind: &str, url: &str) -> Arc<dyn Transport> {
+    match kind {
+        "redis" => Arc::new(RedisTransport::connect(url).unwrap()),
+        _ => Arc::new(NatsTransport::connect(url).await.unwrap()),
+    }
+}
+
+/// Publishes probes from `a` every 50 ms until `b` delivers one; returns how long it took.
+async fn until_delivered(
+    a: &Tina4Cluster,
+    rx: &mut tokio::sync::mpsc::Receiver<Envelope>,
+) -> Duration {
+    let start = tokio::time::Instant::now();
+    let token = unique("probe-");
+    loop {
+        a.publish(Kind::All, Payload::Text(token.clone()), None, None, None);
+        if let Ok(Some(env)) = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await
+            && env.payload == Payload::Text(token.clone())
+        {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < WAIT, "delivery never resumed");
+    }
+}
+
+async fn survives_a_restart(kind: &'static str) {
+    let mut broker = PrivateBroker::start(kind, free_port());
+    let url = broker.url();
+    let (a, _) = Tina4Cluster::start(transport(kind, &url).await)
+        .await
+        .unwrap();
+    let (_b, mut rx) = Tina4Cluster::start(transport(kind, &url).await)
+        .await
+        .unwrap();
+    until_delivered(&a, &mut rx).await;
+
+    broker.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // During the outage: publishing goes on without errors or waiting; messages are dropped
+    // and counted.
+    let dropped_before = Stats::get(&a.stats().publish_dropped);
+    let started = tokio::time::Instant::now();
+    for i in 0..20 {
+        a.publish(
+            Kind::All,
+            Payload::Text(format!("lost {i}")),
+            None,
+            None,
+            None,
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "publishing never blocks"
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while Stats::get(&a.stats().publish_dropped) == dropped_before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outage publishes were not counted as dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    broker.spawn(); // the same port; returns once it accepts connections
+    let resumed = until_delivered(&a, &mut rx).await;
+    assert!(
+        resumed < Duration::from_secs(1),
+        "{kind}: delivery resumed after {resumed:?}"
+    );
+    assert!(Stats::get(&a.stats().disconnects) >= 1);
+    // Nothing published during the outage arrives late (at-most-once, no buffering).
+    let late: Vec<Envelope> = crate::util::drain(&mut rx, Duration::from_millis(300)).await;
+    assert!(
+        late.iter()
+            .all(|e| !matches!(&e.payload, Payload::Text(t) if t.starts_with("lost "))),
+        "outage messages were buffered: {late:?}"
+    );
+    eprintln!("{kind}: delivery resumed {resumed:?} after the broker came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart() {
+    survives_a_restart("redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_restart() {
+    survives_a_restart("nats").await;
+}
