@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cluster;
 mod config;
 mod conn;
 mod error;
@@ -50,4 +51,4 @@ pub use error::Error;
 pub use message::Message;
 pub use registry::{ConnId, SessionInfo, Stats};
 pub use server::{Builder, Conn, Handler, NoopHandler, Server};
-pub use settings::{SETTINGS, SettingDoc, config_from_env};
+pub use settings::{ClusterSettings, SETTINGS, SettingDoc, clusters_from_env, config_from_env};

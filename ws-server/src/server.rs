@@ -9,9 +9,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{debug, info};
+use ws_backplane::{MegaConfig, Transport};
+use ws_envelope::tina4::Kind;
 use ws_frame::handshake::server as hs;
 use ws_frame::{CloseCode, SharedFrame};
 
+use crate::cluster::{ClusterPlan, Clusters};
 use crate::conn;
 use crate::http;
 use crate::registry::{ConnEntry, ConnId, Registry, SessionInfo, Stats};
@@ -159,6 +162,7 @@ pub struct Builder {
     config: ServerConfig,
     routes: Routes,
     fallback: Option<Arc<dyn Handler>>,
+    plan: ClusterPlan,
 }
 
 impl Builder {
@@ -168,6 +172,7 @@ impl Builder {
             config,
             routes: Vec::new(),
             fallback: None,
+            plan: ClusterPlan::default(),
         }
     }
 
@@ -194,12 +199,29 @@ impl Builder {
         self
     }
 
-    /// Binds the listener and starts accepting in the background.
+    /// Joins the Tina4 cluster over `transport`: `all`, `path` and `room` broadcasts are
+    /// published as `tina4:ws` envelopes, and other instances' are delivered here.
+    #[must_use]
+    pub fn tina4_cluster(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.plan.tina4 = Some(transport);
+        self
+    }
+
+    /// Joins the mega cluster over `transport`: direct messages, namespace broadcasts
+    /// ([`Server::broadcast_ns`]) and, with the roster on, the presence roster.
+    #[must_use]
+    pub fn mega_cluster(mut self, transport: Arc<dyn Transport>, config: MegaConfig) -> Self {
+        self.plan.mega = Some((transport, config));
+        self
+    }
+
+    /// Binds the listener, joins the clusters, and starts accepting in the background.
     ///
     /// # Errors
-    /// The bind failed.
+    /// The bind failed, or a cluster transport refused to subscribe.
     pub async fn bind(self) -> Result<Server, Error> {
         let listener = TcpListener::bind(self.config.bind).await?;
+        let (clusters, incoming) = self.plan.start().await?;
         let local_addr = listener.local_addr()?;
         let (shutdown, _) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
@@ -213,8 +235,10 @@ impl Builder {
                 shutdown,
                 done: done_rx,
                 local_addr,
+                clusters,
             }),
         };
+        crate::cluster::spawn_relays(&server, incoming);
         info!(addr = %local_addr, "listening");
         tokio::spawn(accept_loop(listener, server.clone(), done_tx));
         Ok(server)
@@ -239,6 +263,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Sender<bool>,
     done: watch::Receiver<bool>,
     local_addr: SocketAddr,
+    pub(crate) clusters: Clusters,
 }
 
 /// A handle to a running server: broadcast, rooms, sessions, counts, shutdown. Cheap to clone.
@@ -273,17 +298,61 @@ impl Server {
 
     /// Sends `msg` to every connection (or only those on `path`), except the `exclude`d ones.
     /// The message is encoded once; returns how many connections it was queued for.
+    ///
+    /// With the Tina4 cluster on, the message then goes to the other instances too (kind
+    /// `path` with a path, `all` without), carrying the first excluded id.
     pub fn broadcast(
         &self,
         msg: impl Into<Message>,
         exclude: &[ConnId],
         path: Option<&str>,
     ) -> usize {
+        let msg = msg.into();
         let targets = match path {
             Some(path) => self.inner.registry.on_path(path),
             None => self.inner.registry.all(),
         };
-        self.deliver(&msg.into().to_frame(), targets, exclude)
+        let n = self.deliver(&msg.to_frame(), targets, exclude);
+        let kind = if path.is_some() {
+            Kind::Path
+        } else {
+            Kind::All
+        };
+        self.publish_tina4(kind, &msg, None, path, exclude);
+        n
+    }
+
+    /// A mega namespace broadcast: `message` (JSON) goes to every connection on path `ns`
+    /// here, except those whose session is listed, and to the other instances of the mega
+    /// cluster as a `bcast` envelope.
+    pub fn broadcast_ns(
+        &self,
+        ns: &str,
+        channel: Option<&str>,
+        message: &str,
+        except_session_ids: &[String],
+    ) -> usize {
+        let targets = self.inner.registry.on_path(ns);
+        let except: Vec<ConnId> = targets
+            .iter()
+            .filter(|e| {
+                crate::registry::lock(&e.session)
+                    .as_ref()
+                    .is_some_and(|s| except_session_ids.contains(&s.session_id))
+            })
+            .map(|e| e.id)
+            .collect();
+        let n = self.deliver(&Message::text(message).to_frame(), targets, &except);
+        if let (Some(m), Ok(raw)) = (
+            &self.inner.clusters.mega,
+            serde_json::value::RawValue::from_string(message.to_owned()),
+        ) {
+            let channel = channel.map_or(ws_envelope::mega::Channel::Absent, |c| {
+                ws_envelope::mega::Channel::Name(c.to_owned())
+            });
+            m.publish_broadcast(ns, channel, raw, except_session_ids.to_vec());
+        }
+        n
     }
 
     /// Sends `msg` to one connection. Returns false if it is not here.
@@ -314,14 +383,20 @@ impl Server {
     }
 
     /// Sends `msg` to the members of `room`, except the `exclude`d ones.
+    ///
+    /// With the Tina4 cluster on, the message then goes to the room's members on the other
+    /// instances too (even when the room has no member here, as the reference does).
     pub fn broadcast_to_room(
         &self,
         room: &str,
         msg: impl Into<Message>,
         exclude: &[ConnId],
     ) -> usize {
+        let msg = msg.into();
         let targets = self.inner.registry.in_room(room);
-        self.deliver(&msg.into().to_frame(), targets, exclude)
+        let n = self.deliver(&msg.to_frame(), targets, exclude);
+        self.publish_tina4(Kind::Room, &msg, Some(room), None, exclude);
+        n
     }
 
     /// Attaches a user session to a connection (namespace = the connection's path).
@@ -342,7 +417,16 @@ impl Server {
             session_id: session_id.to_owned(),
             metadata: metadata.map(str::to_owned),
         };
-        self.inner.registry.join_session(id, info).is_ok()
+        match self.inner.registry.join_session(id, info.clone()) {
+            Ok(old) => {
+                if let Some(old) = old {
+                    self.mega_leave(&old.session_id);
+                }
+                self.mega_join(&info);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// The user session joined on a connection, if any.
@@ -353,27 +437,41 @@ impl Server {
             .and_then(|e| crate::registry::lock(&e.session).clone())
     }
 
-    /// Sends `msg` to every connection of `user_id`. Returns how many.
+    /// Sends `msg` to every connection of `user_id`. Returns how many (here).
+    ///
+    /// With the mega cluster on, the message also goes to the user's sessions on the other
+    /// instances (a text that is JSON as that JSON, other text as a JSON string; binary
+    /// stays local).
     pub fn direct_to_user(&self, user_id: &str, msg: impl Into<Message>) -> usize {
+        let msg = msg.into();
         let targets = self.inner.registry.of_user(user_id);
-        self.deliver(&msg.into().to_frame(), targets, &[])
+        let n = self.deliver(&msg.to_frame(), targets, &[]);
+        self.publish_direct(user_id, &msg);
+        n
     }
 
-    /// The sessions in namespace `ns`.
+    /// The sessions in namespace `ns`: cluster-wide with the mega roster on, else this
+    /// instance's.
     pub fn roster(&self, ns: &str) -> Vec<SessionInfo> {
-        self.inner
-            .registry
-            .sessions()
-            .into_iter()
-            .filter(|s| s.ns == ns)
-            .collect()
+        self.mega_roster(ns).unwrap_or_else(|| {
+            self.inner
+                .registry
+                .sessions()
+                .into_iter()
+                .filter(|s| s.ns == ns)
+                .collect()
+        })
     }
 
     /// Stops accepting, closes every connection with 1001 "server shutdown", and waits until
     /// they are gone (at most the close timeout, 5 s, for peers that do not answer).
+    ///
+    /// Then it leaves the clusters: a roster `remove` for every session that was here, and
+    /// the backplane connections are closed.
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
         self.closed().await;
+        self.leave_clusters().await;
     }
 
     /// Resolves once the server has shut down and every connection has ended.
@@ -563,7 +661,9 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
         .fetch_add(1, Ordering::Relaxed);
     debug!(id = %id, %peer, path = conn.path(), "open");
     let result = conn::run(stream, buf, &conn, rx, handler.as_ref()).await;
-    shared.registry.remove(id);
+    if let Some(session) = shared.registry.remove(id) {
+        server.mega_leave(&session.session_id);
+    }
     shared
         .stats
         .connections_closed

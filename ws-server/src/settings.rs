@@ -63,6 +63,41 @@ pub const SETTINGS: &[SettingDoc] = &[
         default: "info",
         help: "log filter (tracing-subscriber EnvFilter syntax); logs go to stderr",
     },
+    SettingDoc {
+        env: "TINA4_WS_BACKPLANE",
+        default: "(unset: local only)",
+        help: "Tina4 cluster backplane: redis, nats or memory (broadcasts on the tina4:ws channel)",
+    },
+    SettingDoc {
+        env: "TINA4_WS_BACKPLANE_URL",
+        default: "redis://localhost:6379 | nats://localhost:4222",
+        help: "the Tina4 backplane's URL",
+    },
+    SettingDoc {
+        env: "MEGA_WS_CLUSTER_URL",
+        default: "(unset: no mega cluster)",
+        help: "mega cluster broker: nats://… or redis://… (or memory)",
+    },
+    SettingDoc {
+        env: "MEGA_WS_APP",
+        default: "ws",
+        help: "mega app name (subjects <prefix>.<app>.bcast|direct|roster)",
+    },
+    SettingDoc {
+        env: "MEGA_WS_PREFIX",
+        default: "mega.ws",
+        help: "mega subject prefix",
+    },
+    SettingDoc {
+        env: "MEGA_WS_ROSTER",
+        default: "none",
+        help: "presence roster driver: nats (shared over the cluster broker) or none",
+    },
+    SettingDoc {
+        env: "MEGA_WS_ROSTER_TTL_MS",
+        default: "30000",
+        help: "remote roster members expire this long after their last heartbeat",
+    },
 ];
 
 /// Reads a [`ServerConfig`] from variables looked up with `get` (the process environment in
@@ -99,6 +134,67 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<ServerCon
     config.max_connections = parse::<usize>(&get, "TINA4_WS_MAX_CONNECTIONS")?.filter(|n| *n > 0);
     config.api_token = get("WS_API_TOKEN");
     Ok(config)
+}
+
+/// The clusters the binary joins, from the environment.
+#[derive(Debug, Default)]
+pub struct ClusterSettings {
+    /// The Tina4 backplane (`TINA4_WS_BACKPLANE`, `TINA4_WS_BACKPLANE_URL`).
+    pub tina4: Option<ws_backplane::BackplaneConfig>,
+    /// The mega cluster's broker and settings (`MEGA_WS_*`).
+    pub mega: Option<(ws_backplane::BackplaneConfig, ws_backplane::MegaConfig)>,
+}
+
+/// Reads the cluster settings with `get`.
+///
+/// # Errors
+/// [`Error::Setting`] naming a variable whose value cannot be used (an unknown backplane, a
+/// URL scheme that is not `nats`, `redis` or `memory`, a bad roster driver or TTL).
+pub fn clusters_from_env(get: impl Fn(&str) -> Option<String>) -> Result<ClusterSettings, Error> {
+    use ws_backplane::{BackplaneConfig, BackplaneKind, MegaConfig, RosterDriver};
+    let get = |name: &str| {
+        get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let tina4 = BackplaneConfig::from_env(get).map_err(|e| Error::Setting {
+        name: "TINA4_WS_BACKPLANE",
+        reason: e.to_string(),
+    })?;
+    let mega = match get("MEGA_WS_CLUSTER_URL") {
+        None => None,
+        Some(url) => {
+            let kind = match url.split("://").next().unwrap_or_default() {
+                "nats" => BackplaneKind::Nats,
+                "redis" => BackplaneKind::Redis,
+                "memory" => BackplaneKind::Memory,
+                _ => {
+                    return Err(Error::Setting {
+                        name: "MEGA_WS_CLUSTER_URL",
+                        reason: format!("{url:?}: expected nats://, redis:// or memory"),
+                    });
+                }
+            };
+            let mut config =
+                MegaConfig::new(&get("MEGA_WS_APP").unwrap_or_else(|| "ws".to_owned()));
+            config.prefix = get("MEGA_WS_PREFIX");
+            config.roster = match get("MEGA_WS_ROSTER").as_deref() {
+                None | Some("none") => RosterDriver::None,
+                Some("nats") => RosterDriver::Nats,
+                Some(other) => {
+                    return Err(Error::Setting {
+                        name: "MEGA_WS_ROSTER",
+                        reason: format!("{other:?}: expected nats or none"),
+                    });
+                }
+            };
+            if let Some(ttl) = parse::<u64>(&get, "MEGA_WS_ROSTER_TTL_MS")?.filter(|t| *t > 0) {
+                config.ttl = Duration::from_millis(ttl);
+            }
+            Some((BackplaneConfig::new(kind, Some(&url)), config))
+        }
+    };
+    Ok(ClusterSettings { tina4, mega })
 }
 
 fn parse<T: core::str::FromStr>(
@@ -148,6 +244,43 @@ mod tests {
             ),
             (1 << 20, None, None, None)
         );
+    }
+
+    #[test]
+    fn clusters() {
+        let none = clusters_from_env(env(&[])).unwrap();
+        assert!(none.tina4.is_none() && none.mega.is_none());
+        let both = clusters_from_env(env(&[
+            ("TINA4_WS_BACKPLANE", "redis"),
+            ("MEGA_WS_CLUSTER_URL", "nats://127.0.0.1:4222"),
+            ("MEGA_WS_APP", "chat"),
+            ("MEGA_WS_ROSTER", "nats"),
+            ("MEGA_WS_ROSTER_TTL_MS", "5000"),
+        ]))
+        .unwrap();
+        assert_eq!(both.tina4.unwrap().url, "redis://localhost:6379");
+        let (bp, mega) = both.mega.unwrap();
+        assert_eq!(
+            (bp.kind, mega.app.as_str(), mega.roster, mega.ttl),
+            (
+                ws_backplane::BackplaneKind::Nats,
+                "chat",
+                ws_backplane::RosterDriver::Nats,
+                Duration::from_secs(5)
+            )
+        );
+        for (name, value) in [
+            ("TINA4_WS_BACKPLANE", "kafka"),
+            ("MEGA_WS_CLUSTER_URL", "amqp://x"),
+            ("MEGA_WS_ROSTER", "etcd"),
+        ] {
+            let mut pairs = vec![(name, value)];
+            if name == "MEGA_WS_ROSTER" {
+                pairs.push(("MEGA_WS_CLUSTER_URL", "nats://x"));
+            }
+            let e = clusters_from_env(env(&pairs)).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Integration tests for ws-server: real sockets on 127.0.0.1, port 0.
 
+// Test helpers unwrap freely, as the tests themselves may.
+#![allow(clippy::unwrap_used)]
+
 // Starting servers and raw HTTP helpers.
 mod util;
 
@@ -11,3 +14,5 @@ mod echo;
 mod delivery;
 // Idle timeout, slow clients, graceful shutdown.
 mod lifecycle;
+// Several instances relaying over memory, Redis and NATS.
+mod cluster;

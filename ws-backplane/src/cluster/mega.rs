@@ -251,6 +251,13 @@ impl MegaCluster {
     /// Graceful stop: one `remove` per local member, then no more traffic. (A crash sends
     /// nothing; peers drop our members after their TTL.)
     pub async fn stop(&self) {
+        // Let what is already queued (e.g. removes for sessions that just closed) go out.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while self.inner.publish_tx.capacity() < PUBLISH_QUEUE
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         if self.inner.config.roster == RosterDriver::Nats {
             let members = self.inner.lock_roster().local_members();
             for m in members {

@@ -6,8 +6,9 @@
 use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
+use ws_backplane::transport::memory::MemoryHub;
 use ws_server::apps::{All, Echo, PathChat, Rooms};
-use ws_server::{Builder, SETTINGS, config_from_env};
+use ws_server::{Builder, SETTINGS, clusters_from_env, config_from_env};
 
 fn usage() -> String {
     let mut s = String::from(
@@ -49,14 +50,45 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = match Builder::new(config)
+    let clusters = match clusters_from_env(|name| std::env::var(name).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "bad settings");
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = Builder::new(config)
         .route("/echo", Echo)
         .route_prefix("/rooms/", Rooms)
         .route("/all", All)
-        .fallback(PathChat)
-        .bind()
-        .await
-    {
+        .fallback(PathChat);
+    // One in-process hub serves every `memory` backplane of this process.
+    let hub = MemoryHub::new();
+    if let Some(bp) = clusters.tina4 {
+        match bp.connect(&hub).await {
+            Ok(t) => {
+                tracing::info!(kind = t.kind(), url = %bp.url, "tina4 cluster");
+                builder = builder.tina4_cluster(t);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up the tina4 backplane");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some((bp, mega)) = clusters.mega {
+        match bp.connect(&hub).await {
+            Ok(t) => {
+                tracing::info!(kind = t.kind(), url = %bp.url, app = %mega.app, "mega cluster");
+                builder = builder.mega_cluster(t, mega);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up the mega cluster");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let server = match builder.bind().await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
