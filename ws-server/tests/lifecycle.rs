@@ -112,3 +112,46 @@ async fn graceful_shutdown_closes_everyone_with_1001() {
         "no longer accepting"
     );
 }
+
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::test]
+async fn memory_stays_bounded_however_many_clients_are_slow() {
+    let mut c = config();
+    c.max_backlog = 256 << 10;
+    let server = start(c).await;
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, &upgrade_request("/all", ""))
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    let mut fast = connect(&server, "/all").await;
+    eventually("21 clients", || server.client_count() == 21).await;
+    let before = rss_bytes();
+    let payload = vec![3u8; 64 << 10];
+    // 2,000 × 64 KiB: a broadcast frame is shared by all its recipients, so without the
+    // bound the slow clients' queues would keep all 125 MiB of frames alive.
+    for _ in 0..2000 {
+        server.broadcast(payload.clone(), &[], None);
+        assert_eq!(
+            next_message(&mut fast).await.as_bytes().len(),
+            payload.len()
+        );
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    assert_eq!(server.stats().slow_dropped.load(Ordering::Relaxed), 20);
+    assert!(grown < 64 << 20, "RSS grew by {} MiB", grown >> 20);
+    eventually("the slow clients are gone", || server.client_count() == 1).await;
+}
