@@ -4,12 +4,12 @@
 //! ([`RawValue`]) and written back verbatim, so relaying never re-serialises it: key order,
 //! big numbers and `1.0`-style numbers survive.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
 use crate::Error;
-use crate::json::{fields, push_key, push_raw, push_str};
+use crate::json::{Fields, fields, push_key, push_raw, push_str};
 
 /// The default subject prefix.
 pub const DEFAULT_PREFIX: &str = "mega.ws";
@@ -214,11 +214,12 @@ impl Broadcast {
         let message = map
             .remove("message")
             .filter(|m| m.get() != "null")
-            .ok_or(Error::Field("message"))?;
+            .ok_or(Error::Field("message"))?
+            .to_owned();
         let channel = match map.remove("channel") {
             None => Channel::Absent,
             Some(c) if c.get() == "null" => Channel::Null,
-            Some(c) => Channel::Name(as_string(&c).ok_or(Error::Field("channel"))?),
+            Some(c) => Channel::Name(as_string(c).ok_or(Error::Field("channel"))?),
         };
         let except_session_ids = match map.remove("exceptSessionIds") {
             None => Vec::new(),
@@ -258,11 +259,15 @@ impl Direct {
         let mut map = fields(bytes)?;
         Ok(Self {
             o: take_string(&mut map, "o"),
-            user_id: map.remove("userId").ok_or(Error::Field("userId"))?,
+            user_id: map
+                .remove("userId")
+                .ok_or(Error::Field("userId"))?
+                .to_owned(),
             message: map
                 .remove("message")
                 .filter(|m| m.get() != "null")
-                .ok_or(Error::Field("message"))?,
+                .ok_or(Error::Field("message"))?
+                .to_owned(),
         })
     }
 }
@@ -295,12 +300,14 @@ impl Member {
 
     /// A member needs a string `ns` and a string `sessionId` (the reference ignores others).
     fn decode(raw: &RawValue) -> Option<Self> {
-        let mut map: BTreeMap<String, Box<RawValue>> = serde_json::from_str(raw.get()).ok()?;
+        let mut map: Fields<'_> = serde_json::from_str(raw.get()).ok()?;
         Some(Self {
             ns: take_string(&mut map, "ns")?,
             session_id: take_string(&mut map, "sessionId")?,
-            user_id: map.remove("userId").unwrap_or_else(raw_null),
-            metadata: map.remove("metadata"),
+            user_id: map
+                .remove("userId")
+                .map_or_else(raw_null, RawValue::to_owned),
+            metadata: map.remove("metadata").map(RawValue::to_owned),
         })
     }
 }
@@ -359,7 +366,6 @@ impl Roster {
         let op = match op.as_str() {
             "add" => RosterOp::Add(
                 map.remove("member")
-                    .as_deref()
                     .and_then(Member::decode)
                     .ok_or(Error::Field("member"))?,
             ),
@@ -368,9 +374,9 @@ impl Roster {
             },
             "heartbeat" => {
                 let members = map.remove("members").ok_or(Error::Field("members"))?;
-                let list: Vec<Box<RawValue>> =
+                let list: Vec<&RawValue> =
                     serde_json::from_str(members.get()).map_err(|_| Error::Field("members"))?;
-                RosterOp::Heartbeat(list.iter().filter_map(|m| Member::decode(m)).collect())
+                RosterOp::Heartbeat(list.into_iter().filter_map(Member::decode).collect())
             }
             "sync_request" => RosterOp::SyncRequest,
             _ => RosterOp::Unknown(op),
@@ -382,11 +388,17 @@ impl Roster {
     }
 }
 
-/// Reads just `o` from an encoded envelope, for an echo guard.
-pub fn peek_o(bytes: &[u8]) -> Option<String> {
-    fields(bytes)
-        .ok()
-        .and_then(|mut m| take_string(&mut m, "o"))
+/// Reads just `o` from an encoded envelope (any of the three), for an echo guard that drops
+/// our own before decoding. Cheap: no other value is parsed or copied, and the id is borrowed
+/// from `bytes` unless it holds escapes. `None` if absent, not a string, or not a JSON
+/// object; such an envelope is never our own (the reference delivers it).
+///
+/// ```
+/// let wire = br#"{"o":"k7q2x9abmi5pt0zs","op":"sync_request"}"#;
+/// assert_eq!(ws_envelope::mega::peek_o(wire).as_deref(), Some("k7q2x9abmi5pt0zs"));
+/// ```
+pub fn peek_o(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    crate::json::peek_string(bytes, "o")
 }
 
 fn push_o(out: &mut Vec<u8>, o: Option<&str>) {
@@ -396,7 +408,7 @@ fn push_o(out: &mut Vec<u8>, o: Option<&str>) {
     }
 }
 
-fn take_string(map: &mut BTreeMap<String, Box<RawValue>>, key: &str) -> Option<String> {
+fn take_string(map: &mut Fields<'_>, key: &str) -> Option<String> {
     crate::json::take_string(map, key).ok().flatten()
 }
 

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use ws_envelope::mega::{Broadcast, Direct, Roster};
-use ws_envelope::tina4::{Envelope, TINA4_CHANNEL};
+use ws_envelope::mega::{Broadcast, Direct, Roster, peek_o};
+use ws_envelope::tina4::{Envelope, TINA4_CHANNEL, peek_src};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -63,6 +63,11 @@ fn tina4_node_vectors_round_trip_byte_for_byte() {
         }
         assert_eq!(channel, TINA4_CHANNEL);
         let env = Envelope::decode(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            peek_src(&bytes).as_deref(),
+            Some(env.src.as_str()),
+            "{file}"
+        );
         assert_eq!(
             String::from_utf8_lossy(&env.encode()),
             String::from_utf8_lossy(&bytes),
@@ -141,6 +146,11 @@ fn mega_vectors_round_trip_byte_for_byte() {
             Roster::decode(&bytes).map(|r| r.encode())
         }
         .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let o = peek_o(&bytes).unwrap_or_else(|| panic!("{file}: every reference envelope has o"));
+        assert!(
+            !o.is_empty() && again.starts_with(format!(r#"{{"o":"{o}","#).as_bytes()),
+            "{file}"
+        );
         assert_eq!(
             String::from_utf8_lossy(&again),
             String::from_utf8_lossy(&bytes),

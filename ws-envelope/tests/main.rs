@@ -6,3 +6,5 @@ mod golden;
 mod props;
 // Malformed input: errors, never panics.
 mod malformed;
+// The committed fuzz seeds (fuzz/seeds/envelope_*), replayed through the fuzz bodies.
+mod fuzz_seeds;

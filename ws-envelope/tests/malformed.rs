@@ -118,6 +118,11 @@ fn lone_surrogates_are_dropped() {
     // Inside relayed raw JSON the escape is carried verbatim (a JS peer can read it).
     let raw = br#"{"ns":"/a","message":{"type":"\udc00"}}"#;
     assert_eq!(Broadcast::decode(raw).unwrap().encode(), raw);
+    // In a mega `o` the id is unreadable: neither the peek nor the decode takes the envelope
+    // for anyone's own, so it is delivered like one without `o`.
+    let wire = br#"{"o":"\ud800","ns":"/a","message":{}}"#;
+    assert_eq!(ws_envelope::mega::peek_o(wire), None);
+    assert_eq!(Broadcast::decode(wire).unwrap().o, None);
     // A proper pair is fine.
     assert!(Envelope::decode(br#"{"text":"\ud83d\ude00"}"#).is_ok());
 }
@@ -136,5 +141,14 @@ fn arbitrary_bytes_never_panic() {
             })
             .collect();
         let _ = all_decoders(&bytes);
+        // The echo-guard peeks never panic either, and agree with a full decode.
+        let src = ws_envelope::tina4::peek_src(&bytes);
+        if let (Some(src), Ok(env)) = (&src, Envelope::decode(&bytes)) {
+            assert_eq!(src.as_ref(), env.src, "{bytes:?}");
+        }
+        let o = ws_envelope::mega::peek_o(&bytes);
+        if let Ok(r) = Roster::decode(&bytes) {
+            assert_eq!(o.as_deref(), r.o.as_deref(), "{bytes:?}");
+        }
     }
 }

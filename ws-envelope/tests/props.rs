@@ -2,10 +2,11 @@
 
 use proptest::prelude::*;
 use serde_json::value::RawValue;
+use ws_envelope::mega::peek_o;
 use ws_envelope::mega::{
     Broadcast, Channel, Direct, Member, Roster, RosterOp, message, raw_string,
 };
-use ws_envelope::tina4::{Envelope, Kind, Payload};
+use ws_envelope::tina4::{Envelope, Kind, Payload, peek_src};
 
 fn kind() -> impl Strategy<Value = Kind> {
     prop_oneof![Just(Kind::All), Just(Kind::Path), Just(Kind::Room)]
@@ -44,7 +45,7 @@ fn json() -> impl Strategy<Value = Box<RawValue>> {
 
 proptest! {
     #[test]
-    fn tina4_round_trips(src in "[0-9a-f]{16}", kind in kind(), exclude in opt_name(), room in opt_name(),
+    fn tina4_round_trips(src in prop_oneof!["[0-9a-f]{16}", any::<String>()], kind in kind(), exclude in opt_name(), room in opt_name(),
                          path in opt_name(), payload in payload()) {
         let env = Envelope { src, kind, exclude, room, path, payload };
         let bytes = env.encode();
@@ -53,6 +54,9 @@ proptest! {
         // Our bytes are what serde_json itself would write for these fields in this order.
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         prop_assert_eq!(v["src"].as_str(), Some(env.src.as_str()));
+        // The echo guard's peek sees the same id as a full decode.
+        let peeked = peek_src(&bytes);
+        prop_assert_eq!(peeked.as_deref(), Some(env.src.as_str()));
     }
 
     #[test]
@@ -64,6 +68,8 @@ proptest! {
         let b = Broadcast { o: o.clone(), ns: ns.clone(), channel: channel.clone(), message: msg.clone(), except_session_ids: except.clone() };
         let bytes = b.encode();
         let back = Broadcast::decode(&bytes).unwrap();
+        let peeked = peek_o(&bytes);
+        prop_assert_eq!(peeked.as_deref(), o.as_deref());
         prop_assert_eq!(back.encode(), bytes);
         prop_assert_eq!((back.o, back.ns, back.channel, back.except_session_ids), (o.clone(), ns.clone(), channel, except));
 
@@ -76,6 +82,8 @@ proptest! {
                    RosterOp::Heartbeat(vec![member.clone(), member]), RosterOp::SyncRequest] {
             let r = Roster { o: o.clone(), op };
             let bytes = r.encode();
+            let peeked = peek_o(&bytes);
+            prop_assert_eq!(peeked.as_deref(), o.as_deref());
             prop_assert_eq!(Roster::decode(&bytes).unwrap().encode(), bytes);
         }
     }
