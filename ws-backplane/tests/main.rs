@@ -8,7 +8,11 @@
 // Helpers: transports per backend, waiting, private brokers.
 mod util;
 
-// One conformance suite, instantiated for memory, Redis and NATS.
+// The transport conformance suite (opaque channel + bytes), for memory, Redis and NATS.
+mod transport;
+
+// The manager conformance suite (Tina4 and mega over each transport), for memory, Redis
+// and NATS.
 mod conformance;
 
 // Killing and restarting a private broker: local-only during the outage, delivery resumes.

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use ws_backplane::transport::nats::NatsTransport;
 use ws_backplane::transport::redis::RedisTransport;
-use ws_backplane::{Stats, Tina4Cluster, Transport};
+use ws_backplane::{Error, Stats, Tina4Cluster, Transport};
 use ws_envelope::tina4::{Envelope, Kind, Payload};
 
 use crate::util::{PrivateBroker, WAIT, free_port, unique};
@@ -38,7 +39,7 @@ async fn until_delivered(
 async fn survives_a_restart(kind: &'static str) {
     let mut broker = PrivateBroker::start(kind, free_port());
     let url = broker.url();
-    let (a, _) = Tina4Cluster::start(transport(kind, &url).await)
+    let (a, _rx_a) = Tina4Cluster::start(transport(kind, &url).await)
         .await
         .unwrap();
     let (_b, mut rx) = Tina4Cluster::start(transport(kind, &url).await)
@@ -66,6 +67,21 @@ async fn survives_a_restart(kind: &'static str) {
         started.elapsed() < Duration::from_secs(2),
         "publishing never blocks"
     );
+    // The transport itself answers at once too: accepted-then-dropped, or refused as
+    // disconnected; never a wait for the broker, never another error.
+    for _ in 0..5 {
+        let outcome = tokio::time::timeout(
+            Duration::from_millis(100),
+            a.transport()
+                .publish("bptest-outage", Bytes::from_static(b"lost")),
+        )
+        .await
+        .expect("a publish during the outage returns at once");
+        assert!(
+            matches!(outcome, Ok(()) | Err(Error::Disconnected(_))),
+            "{outcome:?}"
+        );
+    }
     let deadline = tokio::time::Instant::now() + WAIT;
     while Stats::get(&a.stats().publish_dropped) == dropped_before {
         assert!(
@@ -92,12 +108,18 @@ async fn survives_a_restart(kind: &'static str) {
     eprintln!("{kind}: delivery resumed {resumed:?} after the broker came back");
 }
 
+async fn bounded(test: impl Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(60), test)
+        .await
+        .expect("the test finished within 60 s");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart() {
-    survives_a_restart("redis").await;
+    bounded(survives_a_restart("redis")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_restart() {
-    survives_a_restart("nats").await;
+    bounded(survives_a_restart("nats")).await;
 }

@@ -121,3 +121,56 @@ impl Transport for MemoryTransport {
         &self.stats
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_loses_messages_but_never_blocks_the_publisher() {
+        let hub = MemoryHub::new();
+        let (publisher, slow, fast) = (hub.transport(), hub.transport(), hub.transport());
+        let ch = ["c".to_owned()];
+        let mut slow_rx = slow.subscribe(&ch).await.unwrap();
+        let mut fast_rx = fast.subscribe(&ch).await.unwrap();
+        let extra = 10u64;
+        let total = RECEIVE_QUEUE as u64 + extra;
+        for i in 0..total {
+            // The fast subscriber keeps up; the slow one reads nothing until the end.
+            publisher
+                .publish("c", Bytes::from(i.to_be_bytes().to_vec()))
+                .await
+                .unwrap();
+            let got = fast_rx.try_recv().unwrap();
+            assert_eq!(got.payload.as_ref(), i.to_be_bytes());
+        }
+        assert_eq!(Stats::get(&publisher.stats().published), total);
+        assert_eq!(Stats::get(&slow.stats().receive_dropped), extra);
+        assert_eq!(Stats::get(&fast.stats().receive_dropped), 0);
+        // The slow one kept the oldest messages, in order; the newest were dropped.
+        for i in 0..RECEIVE_QUEUE as u64 {
+            assert_eq!(
+                slow_rx.try_recv().unwrap().payload.as_ref(),
+                i.to_be_bytes()
+            );
+        }
+        assert!(slow_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn closing_one_transport_leaves_the_others_subscribed() {
+        let hub = MemoryHub::new();
+        let (a, b) = (hub.transport(), hub.transport());
+        let ch = ["c".to_owned()];
+        let mut a_rx = a.subscribe(&ch).await.unwrap();
+        let mut b_rx = b.subscribe(&ch).await.unwrap();
+        a.close().await;
+        assert!(a_rx.recv().await.is_none());
+        assert!(matches!(
+            a.publish("c", Bytes::new()).await,
+            Err(Error::Closed)
+        ));
+        b.publish("c", Bytes::from_static(b"x")).await.unwrap();
+        assert_eq!(b_rx.try_recv().unwrap().payload.as_ref(), b"x");
+    }
+}

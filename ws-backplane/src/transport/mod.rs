@@ -35,8 +35,15 @@ pub struct Received {
 /// from configuration at run time, in the manner of quinn's `Runtime`.
 ///
 /// Contract, for every implementation:
-/// - `publish` never waits for a broker that is down: while disconnected it fails at once
-///   with [`Error::Disconnected`] (the message is dropped: at-most-once).
+/// - `publish` never waits for a broker that is down (at most about a second for one that
+///   is stuck). While disconnected the message is dropped and counted in
+///   [`Stats::publish_dropped`]: at-most-once, never buffered for later. NATS reports the
+///   drop as [`Error::Disconnected`]; Redis hands the message to its publishing task
+///   (`Ok`) and that task drops it (it learns of an outage from a failed write, and reports
+///   [`Error::Disconnected`] itself only when its queue is full). Either way the caller can
+///   ignore the result: the managers do.
+/// - After [`Transport::close`], `publish` fails with [`Error::Closed`] and every
+///   subscription's receiver ends.
 /// - A subscription survives broker restarts: the transport reconnects with capped
 ///   exponential backoff ([`crate::Backoff::reconnect`]) and subscribes again.
 /// - Messages from one publisher on one channel arrive in publish order.

@@ -12,6 +12,11 @@ use super::{BoxFuture, RECEIVE_QUEUE, Received, Transport, forward};
 use crate::{Backoff, Error, Stats};
 
 const KIND: &str = "nats";
+/// How long [`NatsTransport::connect`] waits for the first connection before returning
+/// anyway (publishes are dropped until the client connects).
+const INITIAL_CONNECT_WAIT: Duration = Duration::from_millis(1000);
+/// How long a publish may wait for room in the client's outgoing queue.
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// A NATS transport. async-nats reconnects and resubscribes by itself; we give it our
 /// backoff (25 ms doubling to 500 ms, forever) and, while it is disconnected, drop publishes
@@ -24,8 +29,9 @@ pub struct NatsTransport {
 }
 
 impl NatsTransport {
-    /// A transport for `url` (e.g. `nats://localhost:4222`). Returns at once, even if the
-    /// server is down: the client keeps trying in the background.
+    /// A transport for `url` (e.g. `nats://localhost:4222`). Waits up to one second for the
+    /// first connection, then returns even if the server is down: the client keeps trying in
+    /// the background, and publishes are dropped (and counted) until it connects.
     ///
     /// # Errors
     /// [`Error::Backend`] for an address the client does not accept.
@@ -60,12 +66,26 @@ impl NatsTransport {
         let client = async_nats::connect_with_options(url, options)
             .await
             .map_err(|e| Error::backend(KIND, e))?;
+        // The client connects in the background; give it a moment so that a broker that is
+        // up takes our first publishes, without making a down broker a startup failure.
         let (closed, _) = watch::channel(false);
-        Ok(Self {
+        let transport = Self {
             client,
             stats,
             closed,
-        })
+        };
+        let deadline = tokio::time::Instant::now() + INITIAL_CONNECT_WAIT;
+        while !transport.is_connected() {
+            if tokio::time::Instant::now() >= deadline {
+                warn!(
+                    kind = KIND,
+                    "cannot reach the broker; serving locally and retrying"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(transport)
     }
 
     fn is_connected(&self) -> bool {
@@ -87,14 +107,21 @@ impl Transport for NatsTransport {
                 Stats::inc(&self.stats.publish_dropped);
                 return Err(Error::Disconnected(KIND));
             }
-            match self.client.publish(channel.to_owned(), payload).await {
-                Ok(()) => {
+            // A connection that is up but stuck (the broker stopped reading) fills the
+            // client's queue; we give up on the message rather than wait for it.
+            let publish = self.client.publish(channel.to_owned(), payload);
+            match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+                Ok(Ok(())) => {
                     Stats::inc(&self.stats.published);
                     Ok(())
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     Stats::inc(&self.stats.publish_dropped);
                     Err(Error::backend(KIND, e))
+                }
+                Err(_) => {
+                    Stats::inc(&self.stats.publish_dropped);
+                    Err(Error::Disconnected(KIND))
                 }
             }
         })
