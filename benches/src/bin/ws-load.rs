@@ -1,0 +1,173 @@
+//! `ws-load`: the end-to-end load tool. One scenario per run; the figures go to stdout as one
+//! JSON object, a summary to stderr.
+//!
+//! ```text
+//! ws-load echo      --url ws://127.0.0.1:8080/echo --connections 100 --size 20 [--depth 1]
+//! ws-load broadcast --url ws://127.0.0.1:8080/all  --subscribers 1000 --size 64 [--window 8 | --burst 1000]
+//! ws-load idle      --url ws://127.0.0.1:8080/echo --connections 10000 --server-pid PID
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ws_benches::load::broadcast::{self, BroadcastOpts};
+use ws_benches::load::client::Target;
+use ws_benches::load::echo::{self, EchoOpts};
+use ws_benches::load::idle::{self, IdleOpts};
+
+const USAGE: &str = "\
+ws-load: end-to-end WebSocket load scenarios (one thread; pin it with taskset)
+
+  ws-load echo      [--url ws://127.0.0.1:8080/echo] [--connections 100] [--size 20]
+                    [--depth 1] [--messages 1000000] [--seconds 5] [--sources 1] [--server-pid PID]
+  ws-load broadcast [--url ws://127.0.0.1:8080/all] [--subscribers 1000] [--size 64]
+                    [--window 8 | --burst 1000] [--messages 100000] [--seconds 5] [--sources 1]
+                    [--server-pid PID]
+  ws-load idle      --server-pid PID [--url ws://127.0.0.1:8080/echo] [--connections 10000]
+                    [--sources 50] [--settle-ms 1000]
+
+Every run is bounded by --messages (or --connections) and by --seconds (plus 2 s for replies
+in flight). Messages are binary and carry a sequence number and a timestamp (size >= 16).
+With --server-pid, the server's CPU time (/proc/PID/stat) is reported next to ours
+(getrusage), with messages (deliveries) per server CPU-second. The result is one JSON object
+on stdout.
+";
+
+struct Args(HashMap<String, String>);
+
+impl Args {
+    fn parse(args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut map = HashMap::new();
+        let mut args = args.peekable();
+        while let Some(a) = args.next() {
+            let key = a
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument {a:?}"))?;
+            let value = args
+                .next()
+                .ok_or_else(|| format!("--{key} needs a value"))?;
+            map.insert(key.to_owned(), value);
+        }
+        Ok(Self(map))
+    }
+
+    fn get<T: std::str::FromStr>(&mut self, key: &str, default: T) -> Result<T, String> {
+        match self.0.remove(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("--{key}: bad value {v:?}")),
+        }
+    }
+
+    fn opt<T: std::str::FromStr>(&mut self, key: &str) -> Result<Option<T>, String> {
+        self.0
+            .remove(key)
+            .map(|v| v.parse().map_err(|_| format!("--{key}: bad value {v:?}")))
+            .transpose()
+    }
+
+    fn target(&mut self, default: &str) -> Result<Target, String> {
+        let url: String = self.get("url", default.to_owned())?;
+        Target::parse(&url).map_err(|e| e.to_string())
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self.0.keys().next() {
+            Some(k) => Err(format!("unknown option --{k}")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn run(mut argv: impl Iterator<Item = String>) -> Result<ws_benches::load::Report, String> {
+    let scenario = argv.next().ok_or("no scenario given")?;
+    let mut a = Args::parse(argv)?;
+    let seconds = |a: &mut Args| a.get("seconds", 5.0f64).map(Duration::from_secs_f64);
+    let report = match scenario.as_str() {
+        "echo" => {
+            let opts = EchoOpts {
+                target: a.target("ws://127.0.0.1:8080/echo")?,
+                connections: a.get("connections", 100)?,
+                size: a.get("size", 20)?,
+                depth: a.get("depth", 1)?,
+                messages: a.get("messages", 1_000_000)?,
+                duration: seconds(&mut a)?,
+                sources: a.get("sources", 1)?,
+                server_pid: a.opt("server-pid")?,
+            };
+            check_size(opts.size)?;
+            if opts.connections == 0 || opts.depth == 0 {
+                return Err("--connections and --depth must be at least 1".into());
+            }
+            a.finish()?;
+            echo::run(&opts)
+        }
+        "broadcast" => {
+            let opts = BroadcastOpts {
+                target: a.target("ws://127.0.0.1:8080/all")?,
+                subscribers: a.get("subscribers", 1000)?,
+                size: a.get("size", 64)?,
+                window: a.get("window", 8)?,
+                burst: a.opt("burst")?,
+                messages: a.get("messages", 100_000)?,
+                duration: seconds(&mut a)?,
+                sources: a.get("sources", 1)?,
+                server_pid: a.opt("server-pid")?,
+            };
+            check_size(opts.size)?;
+            if opts.subscribers == 0 || opts.window == 0 || opts.messages == 0 {
+                return Err("--subscribers, --window and --messages must be at least 1".into());
+            }
+            a.finish()?;
+            broadcast::run(&opts)
+        }
+        "idle" => {
+            let opts = IdleOpts {
+                target: a.target("ws://127.0.0.1:8080/echo")?,
+                connections: a.get("connections", 10_000)?,
+                sources: a.get("sources", 50)?,
+                settle: Duration::from_millis(a.get("settle-ms", 1000)?),
+                server_pid: a
+                    .opt("server-pid")?
+                    .ok_or("idle needs --server-pid (its memory is measured)")?,
+            };
+            if opts.connections == 0 {
+                return Err("--connections must be at least 1".into());
+            }
+            a.finish()?;
+            idle::run(&opts)
+        }
+        "-h" | "--help" | "help" => return Err(String::new()),
+        other => return Err(format!("unknown scenario {other:?}")),
+    };
+    report.map_err(|e| format!("{scenario}: {e}"))
+}
+
+fn check_size(size: usize) -> Result<(), String> {
+    if size < ws_benches::load::client::STAMP_LEN {
+        return Err(format!(
+            "--size must be at least {} (sequence number and timestamp)",
+            ws_benches::load::client::STAMP_LEN
+        ));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1)) {
+        Ok(report) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            if !e.is_empty() {
+                let _ = writeln!(err, "ws-load: {e}\n");
+            }
+            let _ = write!(err, "{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

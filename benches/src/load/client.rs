@@ -1,0 +1,317 @@
+//! A small raw WebSocket client for the load tool, on `ws_frame`'s handshake, encoder and
+//! decoder.
+//!
+//! It is built to cost the generator as little as possible per message:
+//! - every message of a run is a copy of one pre-encoded, pre-masked frame ([`Template`]);
+//!   only the first 16 payload bytes (sequence number and timestamp) are written and masked
+//!   per message, and a large payload's tail is written straight from the shared template;
+//! - a batch of messages goes out in one write;
+//! - one task per connection reads and writes; while a write waits for the socket, the task
+//!   keeps reading, so a peer that echoes while we send never deadlocks us.
+//!
+//! Each connection masks with one random key for the whole run (drawn from the OS with
+//! [`MaskSource::random`]). A server cannot tell, and must unmask every frame all the same;
+//! a browser would use a fresh key per frame (RFC 6455 §5.3), which costs the client, not the
+//! server.
+
+use std::io::{self, IoSlice};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::{TcpSocket, TcpStream};
+use ws_frame::handshake::client::ClientHandshake;
+use ws_frame::{Decoder, Encoder, Frame, Limits, MaskSource, OpCode, Role};
+
+/// Payload bytes every load message starts with: sequence number and send timestamp (ns),
+/// both little-endian `u64`.
+pub const STAMP_LEN: usize = 16;
+
+/// Reads reserve at least this much room.
+const READ_RESERVE: usize = 64 << 10;
+
+/// Messages whose frame is at most this long are copied whole into the write batch; longer
+/// ones are written as their patched head plus the template's shared tail.
+const INLINE_FRAME: usize = 16 << 10;
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Where to connect: `ws://host:port/path?query`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The resolved server address.
+    pub addr: SocketAddr,
+    /// The `Host` header (host and port as given).
+    pub host: String,
+    /// The request target (path and query).
+    pub path: String,
+}
+
+impl Target {
+    /// Parses `ws://host[:port][/path]` (port 80 by default, path `/` by default).
+    ///
+    /// # Errors
+    /// Not a `ws://` URL, or the host does not resolve.
+    pub fn parse(url: &str) -> io::Result<Self> {
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| other(format!("{url}: only ws:// URLs are supported")))?;
+        let (host, path) = rest
+            .find('/')
+            .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+        let with_port = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            host.to_owned()
+        } else {
+            format!("{host}:80")
+        };
+        let addr = with_port
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| other(format!("{host}: no address")))?;
+        Ok(Self {
+            addr,
+            host: host.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The same server, another request target.
+    #[must_use]
+    pub fn with_path(&self, path: &str) -> Self {
+        Self {
+            path: path.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The `i`-th of `sources` loopback source addresses, 127.0.0.1 to 127.0.0.`sources`
+/// (`None` for a single source: let the kernel choose).
+pub fn source_addr(i: usize, sources: usize) -> Option<Ipv4Addr> {
+    if sources <= 1 {
+        return None;
+    }
+    let n = u8::try_from(1 + i % sources.min(254)).expect("at most 254 sources");
+    Some(Ipv4Addr::new(127, 0, 0, n))
+}
+
+/// One client connection after the opening handshake.
+#[derive(Debug)]
+pub struct WsConn {
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    dec: Decoder,
+}
+
+/// Connects to `target`, from `source` if given (the socket is bound to it before connect),
+/// and completes the opening handshake.
+///
+/// # Errors
+/// The connection or the handshake failed.
+pub async fn connect(target: &Target, source: Option<Ipv4Addr>) -> io::Result<WsConn> {
+    let socket = match target.addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(IpAddr::V4(ip), 0))?;
+    }
+    let mut stream = socket.connect(target.addr).await?;
+    stream.set_nodelay(true)?;
+    let mut out = BytesMut::with_capacity(256);
+    let hs = ClientHandshake::new(&target.host, &target.path, &[], &[], &mut out);
+    stream.write_all(&out).await?;
+    let limits = Limits::default();
+    let mut rbuf = BytesMut::with_capacity(512);
+    loop {
+        if hs
+            .parse_response(&mut rbuf, &limits)
+            .map_err(other)?
+            .is_some()
+        {
+            break;
+        }
+        if stream.read_buf(&mut rbuf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    if rbuf.is_empty() {
+        // Idle connections hold no buffer on our side either.
+        rbuf = BytesMut::new();
+    }
+    Ok(WsConn {
+        stream,
+        rbuf,
+        wbuf: BytesMut::new(),
+        dec: Decoder::new(Role::Client, limits),
+    })
+}
+
+impl WsConn {
+    /// Reads once (waiting for data); an orderly EOF is an error, since the load tool never
+    /// expects the server to go first.
+    ///
+    /// # Errors
+    /// EOF or a socket error.
+    pub async fn read_some(&mut self) -> io::Result<usize> {
+        self.rbuf.reserve(READ_RESERVE);
+        match self.stream.read_buf(&mut self.rbuf).await? {
+            0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            n => Ok(n),
+        }
+    }
+
+    /// The next whole frame already read, if any.
+    ///
+    /// # Errors
+    /// The server broke the protocol.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        self.dec.decode(&mut self.rbuf).map_err(other)
+    }
+
+    /// Whether the connection is still open as far as we can tell without waiting: no EOF,
+    /// no error (a pending byte also counts as open).
+    pub fn is_alive(&self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.stream.try_read(&mut byte) {
+            Ok(n) => n > 0,
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+        }
+    }
+
+    /// Sends the messages `seqs` of `template`, each stamped with `stamp`, in as few writes
+    /// as possible.
+    ///
+    /// # Errors
+    /// A socket error.
+    pub async fn send(
+        &mut self,
+        template: &Template,
+        seqs: core::ops::Range<u64>,
+        stamp: u64,
+    ) -> io::Result<()> {
+        if template.frame.len() <= INLINE_FRAME {
+            let mut wbuf = std::mem::take(&mut self.wbuf);
+            wbuf.clear();
+            for seq in seqs {
+                template.put(seq, stamp, &mut wbuf, true);
+            }
+            let r = self.write_all(&mut (&wbuf[..])).await;
+            self.wbuf = wbuf;
+            return r;
+        }
+        for seq in seqs {
+            let mut head = BytesMut::with_capacity(template.head_len + STAMP_LEN);
+            template.put(seq, stamp, &mut head, false);
+            let mut data = head.chain(template.tail());
+            self.write_all(&mut data).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes all of `data`; while the socket does not take more, reads what arrives into
+    /// the read buffer (to be decoded by the caller later).
+    async fn write_all(&mut self, data: &mut impl Buf) -> io::Result<()> {
+        while data.has_remaining() {
+            let mut iov = [IoSlice::new(&[]); 4];
+            let n = data.chunks_vectored(&mut iov);
+            match self.stream.try_write_vectored(&iov[..n]) {
+                Ok(k) => {
+                    data.advance(k);
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            let ready = self
+                .stream
+                .ready(Interest::READABLE | Interest::WRITABLE)
+                .await?;
+            if ready.is_readable() {
+                self.rbuf.reserve(READ_RESERVE);
+                match self.stream.try_read_buf(&mut self.rbuf) {
+                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One pre-encoded, pre-masked binary frame of `size` payload bytes, from which every message
+/// of a run is made by writing its sequence number and timestamp into the first 16 bytes.
+#[derive(Debug, Clone)]
+pub struct Template {
+    frame: Bytes,
+    head_len: usize,
+    key: [u8; 4],
+}
+
+impl Template {
+    /// A template for `size`-byte messages (at least [`STAMP_LEN`]), masked with a random key.
+    ///
+    /// # Panics
+    /// `size < STAMP_LEN`.
+    pub fn new(size: usize) -> Self {
+        assert!(size >= STAMP_LEN, "messages carry a 16-byte stamp");
+        let key = MaskSource::random().next_key();
+        let mut enc = Encoder::with_mask_source(Role::Client, move || key);
+        let payload = crate::payload(size);
+        let mut frame = BytesMut::with_capacity(size + 14);
+        enc.encode(OpCode::Binary, true, &payload, &mut frame);
+        Self {
+            head_len: frame.len() - size,
+            frame: frame.freeze(),
+            key,
+        }
+    }
+
+    /// The payload size.
+    pub fn size(&self) -> usize {
+        self.frame.len() - self.head_len
+    }
+
+    /// The encoded frame length.
+    pub fn frame_len(&self) -> usize {
+        self.frame.len()
+    }
+
+    /// Appends message `seq`: the header, the masked stamp and, if `whole`, the rest.
+    fn put(&self, seq: u64, stamp: u64, dst: &mut BytesMut, whole: bool) {
+        let start = dst.len();
+        let end = if whole {
+            self.frame.len()
+        } else {
+            self.head_len + STAMP_LEN
+        };
+        dst.extend_from_slice(&self.frame[..end]);
+        let mut plain = [0u8; STAMP_LEN];
+        plain[..8].copy_from_slice(&seq.to_le_bytes());
+        plain[8..].copy_from_slice(&stamp.to_le_bytes());
+        let at = start + self.head_len;
+        for (i, (d, p)) in dst[at..at + STAMP_LEN].iter_mut().zip(plain).enumerate() {
+            *d = p ^ self.key[i % 4];
+        }
+    }
+
+    fn tail(&self) -> Bytes {
+        self.frame.slice(self.head_len + STAMP_LEN..)
+    }
+}
+
+/// The sequence number and timestamp at the front of a received payload (None if it is
+/// shorter than a stamp).
+pub fn read_stamp(payload: &[u8]) -> Option<(u64, u64)> {
+    let seq = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
+    let ts = u64::from_le_bytes(payload.get(8..16)?.try_into().ok()?);
+    Some((seq, ts))
+}
