@@ -1,6 +1,7 @@
 //! The handlers behind the binary's routes, usable on their own.
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{Conn, Handler, Message};
 
@@ -85,27 +86,38 @@ fn join_session_from_query(conn: &Conn) {
 /// `{"type":"direct","from":"U","payload":…}` (payload verbatim). Returns whether `msg` was
 /// such a message.
 fn direct_message(conn: &Conn, msg: &Message) -> bool {
+    /// The fields a direct message needs; others are ignored. `payload` stays raw, so it is
+    /// relayed byte for byte.
+    #[derive(serde::Deserialize)]
+    struct Direct<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        to: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        payload: Option<&'a RawValue>,
+    }
     let Some(text) = msg.as_text() else {
         return false;
     };
     if !text.trim_start().starts_with('{') {
         return false;
     }
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
+    let Ok(d) = serde_json::from_str::<Direct<'_>>(text) else {
         return false;
     };
-    if v.get("type").and_then(Value::as_str) != Some("direct") {
-        return false;
-    }
-    let Some(to) = v.get("to").and_then(Value::as_str) else {
+    let (Some("direct"), Some(to)) = (d.kind.as_deref(), d.to.as_deref()) else {
         return false;
     };
     let Some(from) = conn.server().session_of(conn.id()).map(|s| s.user_id) else {
         return false;
     };
-    let payload = v.get("payload").cloned().unwrap_or(Value::Null);
-    let out = serde_json::json!({ "type": "direct", "from": from, "payload": payload });
-    conn.server()
-        .direct_to_user(to, Message::text(out.to_string()));
+    let mut out = String::with_capacity(text.len() + from.len() + 32);
+    out.push_str(r#"{"type":"direct","from":"#);
+    out.push_str(&Value::from(from).to_string());
+    out.push_str(r#","payload":"#);
+    out.push_str(d.payload.map_or("null", RawValue::get));
+    out.push('}');
+    conn.server().direct_to_user(to, Message::text(out));
     true
 }

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub max_connections: Option<usize>,
     /// Token for the `/api/*` HTTP endpoints; `None` disables them.
     pub api_token: Option<String>,
+    /// Event-loop threads that own the upgraded connections (default 0: one per available
+    /// core). Each runs its connections' callbacks.
+    pub shards: usize,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +48,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_connections: None,
             api_token: None,
+            shards: 0,
         }
     }
 }

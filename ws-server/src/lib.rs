@@ -7,11 +7,20 @@
 //!
 //! # Shape
 //!
-//! One task per connection owns the socket and its session. Every message to a connection is
-//! encoded once into a [`ws_frame::SharedFrame`]; a broadcast queues the same bytes for every
-//! recipient. Each connection's queue is bounded in bytes ([`ServerConfig::max_backlog`]): a
-//! client that does not read fast enough is dropped with close code 1008 "slow client", and
-//! the others are unaffected. An idle connection holds no read or write buffer.
+//! tokio accepts connections and runs the opening handshake (and the plain HTTP routes).
+//! Once upgraded, a connection moves to a **shard**: one of a few threads
+//! ([`ServerConfig::shards`], one per core by default), each running a `mio` event loop over
+//! a slab of connections, in the manner of uWebSockets. The shard owns the connection's
+//! socket, its [`ws_frame::Session`] and its outbound queue, and runs its handler's
+//! callbacks; the rest of the server reaches it through the shard's inbox.
+//!
+//! Every message to a connection is encoded once into a [`ws_frame::SharedFrame`]; a
+//! broadcast reaches each shard as one command and queues the same bytes for every recipient,
+//! and what is queued for a connection goes out in one vectored write per loop iteration.
+//! Each connection's queue is bounded in bytes ([`ServerConfig::max_backlog`]): a client that
+//! does not read fast enough is dropped with close code 1008 "slow client", and the others
+//! are unaffected. An idle connection holds no read or write buffer, no task and no channel:
+//! its slab entry and its registry entry, under a kilobyte.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ws_server::Error> {
@@ -35,13 +44,13 @@
 
 mod cluster;
 mod config;
-mod conn;
 mod error;
 mod http;
 mod message;
 mod registry;
 mod server;
 mod settings;
+mod shard;
 
 pub mod apps;
 pub mod client;

@@ -1,11 +1,9 @@
 //! Who is connected, and where: connections, paths, rooms and user sessions.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-
-use tokio::sync::mpsc;
-use ws_frame::{CloseCode, SharedFrame};
 
 /// A connection id: random, so that ids from different instances of a cluster rarely meet
 /// (a Tina4 envelope's `exclude` is compared with every instance's ids). Shown as 16
@@ -27,15 +25,6 @@ impl core::str::FromStr for ConnId {
     }
 }
 
-/// What the registry sends to a connection's task.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    /// A frame encoded once, possibly shared with many connections.
-    Frame(SharedFrame),
-    /// Start the close handshake.
-    Close(CloseCode, String),
-}
-
 /// A user session joined on a connection (the mega-style presence model).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -49,71 +38,61 @@ pub struct SessionInfo {
     pub metadata: Option<String>,
 }
 
-/// The shared side of one connection: its identity, its outbound queue and its backlog.
+/// The shared side of one connection: who it is and where it is. Its socket, session and
+/// outbound queue live on its shard ([`crate::shard`]), which is the only place they are
+/// touched; everyone else reaches them through the shard's inbox.
 #[derive(Debug)]
 pub(crate) struct ConnEntry {
     pub(crate) id: ConnId,
     pub(crate) path: String,
-    tx: mpsc::UnboundedSender<Outgoing>,
-    /// Bytes queued for this connection and not yet taken by its task.
-    pub(crate) backlog: AtomicUsize,
-    max_backlog: usize,
-    /// Set once the backlog went over its bound; `overflow` wakes the connection's task even
-    /// when it has stopped taking frames off the channel (its socket is not draining).
-    overflowed: AtomicBool,
-    pub(crate) overflow: tokio::sync::Notify,
+    pub(crate) query: Option<Box<str>>,
+    pub(crate) peer: SocketAddr,
+    /// The shard that owns the connection, and its slot there.
+    pub(crate) shard: u16,
+    pub(crate) slot: u32,
+    /// Set when the connection has ended or was dropped as a slow client: sends fail fast.
+    gone: AtomicBool,
     pub(crate) rooms: Mutex<HashSet<String>>,
-    pub(crate) session: Mutex<Option<SessionInfo>>,
+    pub(crate) session: Mutex<Option<Box<SessionInfo>>>,
 }
 
 impl ConnEntry {
     pub(crate) fn new(
         id: ConnId,
         path: String,
-        max_backlog: usize,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Outgoing>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let entry = Self {
+        query: Option<Box<str>>,
+        peer: SocketAddr,
+        shard: u16,
+        slot: u32,
+    ) -> Self {
+        Self {
             id,
             path,
-            tx,
-            backlog: AtomicUsize::new(0),
-            max_backlog,
-            overflowed: AtomicBool::new(false),
-            overflow: tokio::sync::Notify::new(),
+            query,
+            peer,
+            shard,
+            slot,
+            gone: AtomicBool::new(false),
             rooms: Mutex::new(HashSet::new()),
             session: Mutex::new(None),
-        };
-        (Arc::new(entry), rx)
+        }
     }
 
-    /// Queues a frame, unless the backlog is already at its bound, in which case the
-    /// connection is told to drop itself (as uWebSockets' `maxBackpressure` does: a single
-    /// message larger than the bound still goes to a client that keeps up, so the backlog
-    /// exceeds the bound by at most one message). Returns whether the frame was queued.
-    pub(crate) fn push(&self, frame: &SharedFrame, stats: &Stats) -> bool {
-        if self.overflowed.load(Ordering::Relaxed) {
-            return false;
-        }
-        let len = frame.len();
-        let before = self.backlog.fetch_add(len, Ordering::AcqRel);
-        if self.max_backlog > 0 && before >= self.max_backlog {
-            self.backlog.fetch_sub(len, Ordering::AcqRel);
-            if !self.overflowed.swap(true, Ordering::AcqRel) {
-                stats.slow_dropped.fetch_add(1, Ordering::Relaxed);
-                self.overflow.notify_one();
-            }
-            return false;
-        }
-        if self.tx.send(Outgoing::Frame(frame.clone())).is_err() {
-            self.backlog.fetch_sub(len, Ordering::AcqRel);
-            return false;
-        }
-        true
+    /// Whether sends to this connection are refused (it ended, or was dropped as slow).
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn close(&self, code: CloseCode, reason: &str) {
-        let _ = self.tx.send(Outgoing::Close(code, reason.to_owned()));
+    pub(crate) fn set_gone(&self) {
+        self.gone.store(true, Ordering::Relaxed);
+    }
+
+    /// The address of this connection on its shard.
+    pub(crate) const fn target(&self) -> crate::shard::Target {
+        crate::shard::Target {
+            slot: self.slot,
+            id: self.id,
+        }
     }
 }
 
@@ -189,7 +168,7 @@ impl Registry {
         for room in lock(&entry.rooms).drain() {
             remove_from(&self.rooms, &room, id);
         }
-        let session = lock(&entry.session).take();
+        let session = lock(&entry.session).take().map(|b| *b);
         if let Some(s) = &session {
             remove_from(&self.users, &s.user_id, id);
         }
@@ -259,7 +238,7 @@ impl Registry {
             .entry(info.user_id.clone())
             .or_default()
             .insert(id);
-        let old = lock(&entry.session).replace(info);
+        let old = lock(&entry.session).replace(Box::new(info)).map(|b| *b);
         if let Some(old) = &old {
             let still_same_user = lock(&entry.session)
                 .as_ref()
@@ -274,7 +253,7 @@ impl Registry {
     pub(crate) fn sessions(&self) -> Vec<SessionInfo> {
         read(&self.conns)
             .values()
-            .filter_map(|e| lock(&e.session).clone())
+            .filter_map(|e| lock(&e.session).as_deref().cloned())
             .collect()
     }
 }

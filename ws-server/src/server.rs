@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,14 +15,17 @@ use ws_frame::handshake::server as hs;
 use ws_frame::{CloseCode, SharedFrame};
 
 use crate::cluster::{ClusterPlan, Clusters};
-use crate::conn;
 use crate::http;
 use crate::registry::{ConnEntry, ConnId, Registry, SessionInfo, Stats};
+use crate::shard::{self, Adoption, Cmd, ShardHandle, Target};
 use crate::{Error, Message, ServerConfig};
 
 /// What a route does with its connections. Every method has a default that does nothing, so
-/// a handler implements only what it needs. Callbacks run on the connection's task: keep them
-/// short, and spawn for slow work.
+/// a handler implements only what it needs.
+///
+/// Callbacks run on the thread of the connection's shard, which serves many connections:
+/// keep them short and never block in them; `tokio::spawn` slow work (the runtime's context
+/// is entered on shard threads).
 pub trait Handler: Send + Sync + 'static {
     /// The connection is open (after the upgrade).
     fn on_open(&self, conn: &Conn) {
@@ -47,18 +50,18 @@ pub struct NoopHandler;
 
 impl Handler for NoopHandler {}
 
-/// A connection, as handlers see it. Cheap to clone.
+/// A connection, as handlers see it. Cheap to clone, and usable from any thread.
 #[derive(Clone)]
 pub struct Conn {
     pub(crate) entry: Arc<ConnEntry>,
-    pub(crate) info: Arc<ConnInfo>,
+    /// The upgrade request's headers: only on the `Conn` given to [`Handler::on_open`].
+    pub(crate) request: Option<Arc<RequestInfo>>,
     pub(crate) server: Server,
 }
 
-pub(crate) struct ConnInfo {
-    pub(crate) query: Option<String>,
+/// What is kept of the upgrade request for [`Handler::on_open`].
+pub(crate) struct RequestInfo {
     pub(crate) headers: Vec<(String, Vec<u8>)>,
-    pub(crate) peer: SocketAddr,
 }
 
 impl Conn {
@@ -74,7 +77,7 @@ impl Conn {
 
     /// The query string, if there was one.
     pub fn query(&self) -> Option<&str> {
-        self.info.query.as_deref()
+        self.entry.query.as_deref()
     }
 
     /// The value of query parameter `name` (not percent-decoded).
@@ -85,15 +88,18 @@ impl Conn {
         })
     }
 
-    /// The upgrade request's headers.
+    /// The upgrade request's headers, on the `Conn` given to [`Handler::on_open`] (and its
+    /// clones); other callbacks see none. An idle connection keeps no copy of its request:
+    /// take what you need in `on_open` (as uWebSockets' upgrade handler does).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.info
-            .headers
+        self.request
             .iter()
+            .flat_map(|r| r.headers.iter())
             .map(|(n, v)| (n.as_str(), v.as_slice()))
     }
 
-    /// The first header named `name` (case-insensitive), if it is UTF-8.
+    /// The first header named `name` (case-insensitive), if it is UTF-8. Like
+    /// [`Conn::headers`], only in [`Handler::on_open`].
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -102,19 +108,18 @@ impl Conn {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.info.peer
+        self.entry.peer
     }
 
     /// Queues a message for this connection. Returns false if the connection is gone or was
     /// dropped as a slow client.
     pub fn send(&self, msg: impl Into<Message>) -> bool {
-        self.entry
-            .push(&msg.into().to_frame(), &self.server.inner.stats)
+        self.server.push_one(&self.entry, &msg.into().to_frame())
     }
 
     /// Starts the close handshake with `code` and `reason`.
     pub fn close(&self, code: CloseCode, reason: &str) {
-        self.entry.close(code, reason);
+        self.server.post_close(&self.entry, code, reason);
     }
 
     /// The server, for broadcasts, rooms and sessions.
@@ -225,6 +230,19 @@ impl Builder {
         let local_addr = listener.local_addr()?;
         let (shutdown, _) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
+        let count = match self.config.shards {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+        .min(usize::from(u16::MAX));
+        let slot = Arc::new(std::sync::OnceLock::new());
+        let runtime = tokio::runtime::Handle::current();
+        let shards = (0..count)
+            .map(|i| {
+                let i = u16::try_from(i).expect("at most u16::MAX shards");
+                shard::start(i, slot.clone(), runtime.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let server = Server {
             inner: Arc::new(Shared {
                 config: self.config,
@@ -236,8 +254,12 @@ impl Builder {
                 done: done_rx,
                 local_addr,
                 clusters,
+                shards,
+                next_shard: AtomicUsize::new(0),
+                live: watch::channel(0).0,
             }),
         };
+        let _ = slot.set(server.clone());
         crate::cluster::spawn_relays(&server, incoming);
         info!(addr = %local_addr, "listening");
         tokio::spawn(accept_loop(listener, server.clone(), done_tx));
@@ -264,6 +286,10 @@ pub(crate) struct Shared {
     done: watch::Receiver<bool>,
     local_addr: SocketAddr,
     pub(crate) clusters: Clusters,
+    shards: Vec<Arc<ShardHandle>>,
+    next_shard: AtomicUsize,
+    /// Connections handed to a shard and not yet ended.
+    live: watch::Sender<usize>,
 }
 
 /// A handle to a running server: broadcast, rooms, sessions, counts, shutdown. Cheap to clone.
@@ -360,7 +386,7 @@ impl Server {
         self.inner
             .registry
             .get(id)
-            .is_some_and(|e| e.push(&msg.into().to_frame(), &self.inner.stats))
+            .is_some_and(|e| self.push_one(&e, &msg.into().to_frame()))
     }
 
     /// Closes one connection with `code` and `reason`. Returns false if it is not here.
@@ -368,7 +394,7 @@ impl Server {
         self.inner
             .registry
             .get(id)
-            .map(|e| e.close(code, reason))
+            .map(|e| self.post_close(&e, code, reason))
             .is_some()
     }
 
@@ -434,7 +460,7 @@ impl Server {
         self.inner
             .registry
             .get(id)
-            .and_then(|e| crate::registry::lock(&e.session).clone())
+            .and_then(|e| crate::registry::lock(&e.session).as_deref().cloned())
     }
 
     /// Sends `msg` to every connection of `user_id`. Returns how many (here).
@@ -480,16 +506,34 @@ impl Server {
         let _ = done.wait_for(|d| *d).await;
     }
 
+    /// Queues `frame` for every target but the excluded: one command per shard, however
+    /// many of its connections the frame is for.
     pub(crate) fn deliver(
         &self,
         frame: &SharedFrame,
         targets: Vec<Arc<ConnEntry>>,
         exclude: &[ConnId],
     ) -> usize {
+        let shards = &self.inner.shards;
+        let mut per_shard: Vec<Vec<Target>> = vec![Vec::new(); shards.len()];
         let mut n = 0;
-        for entry in targets {
-            if !exclude.contains(&entry.id) && entry.push(frame, &self.inner.stats) {
+        for entry in &targets {
+            if !entry.is_gone() && !exclude.contains(&entry.id) {
+                per_shard[usize::from(entry.shard)].push(entry.target());
                 n += 1;
+            }
+        }
+        for (shard, to) in shards.iter().zip(per_shard) {
+            match to.len() {
+                0 => {}
+                1 => shard.post(Cmd::DeliverOne {
+                    frame: frame.clone(),
+                    to: to[0],
+                }),
+                _ => shard.post(Cmd::Deliver {
+                    frame: frame.clone(),
+                    to,
+                }),
             }
         }
         self.inner
@@ -497,6 +541,39 @@ impl Server {
             .frames_queued
             .fetch_add(n as u64, Ordering::Relaxed);
         n
+    }
+
+    /// Queues `frame` for one connection; false if it is gone or was dropped as slow.
+    pub(crate) fn push_one(&self, entry: &ConnEntry, frame: &SharedFrame) -> bool {
+        if entry.is_gone() {
+            return false;
+        }
+        self.inner.shards[usize::from(entry.shard)].post(Cmd::DeliverOne {
+            frame: frame.clone(),
+            to: entry.target(),
+        });
+        self.inner
+            .stats
+            .frames_queued
+            .fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    pub(crate) fn post_close(&self, entry: &ConnEntry, code: CloseCode, reason: &str) {
+        self.inner.shards[usize::from(entry.shard)].post(Cmd::Close {
+            to: entry.target(),
+            code,
+            reason: reason.into(),
+        });
+    }
+
+    /// A shard's connection ended.
+    pub(crate) fn conn_ended(&self) {
+        self.inner.live.send_modify(|n| *n = n.saturating_sub(1));
+        self.inner
+            .stats
+            .connections_closed
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     fn handler_for(&self, path: &str) -> Option<Arc<dyn Handler>> {
@@ -543,6 +620,10 @@ async fn accept_loop(listener: TcpListener, server: Server, done: watch::Sender<
     drop(listener);
     info!("stopped accepting; closing connections");
     tasks.wait().await;
+    for shard in &server.inner.shards {
+        shard.post(Cmd::Shutdown);
+    }
+    let _ = server.inner.live.subscribe().wait_for(|n| *n == 0).await;
     info!("shut down");
     done.send_replace(true);
 }
@@ -629,7 +710,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
     if shared
         .config
         .max_connections
-        .is_some_and(|max| server.client_count() >= max)
+        .is_some_and(|max| *shared.live.borrow() >= max)
     {
         return respond(&mut stream, &server, 503, "too many connections\n").await;
     }
@@ -638,37 +719,31 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
     stream.write_all(&out).await?;
 
     let id = shared.registry.next_id();
-    let (entry, rx) = ConnEntry::new(id, req.path().to_owned(), shared.config.max_backlog);
-    let headers = req
-        .headers()
-        .map(|(n, v)| (n.to_owned(), v.to_vec()))
-        .collect();
-    let info = ConnInfo {
-        query: req.query().map(str::to_owned),
-        headers,
+    let request = RequestInfo {
+        headers: req
+            .headers()
+            .map(|(n, v)| (n.to_owned(), v.to_vec()))
+            .collect(),
+    };
+    let adoption = Adoption {
+        stream: stream.into_std()?,
+        id,
+        path: req.path().to_owned(),
+        query: req.query().map(Into::into),
         peer,
+        request: Arc::new(request),
+        handler,
+        early: buf,
     };
     drop(req);
-    let conn = Conn {
-        entry: entry.clone(),
-        info: Arc::new(info),
-        server: server.clone(),
-    };
-    shared.registry.insert(entry);
+    shared.live.send_modify(|n| *n += 1);
     shared
         .stats
         .connections_opened
         .fetch_add(1, Ordering::Relaxed);
-    debug!(id = %id, %peer, path = conn.path(), "open");
-    let result = conn::run(stream, buf, &conn, rx, handler.as_ref()).await;
-    if let Some(session) = shared.registry.remove(id) {
-        server.mega_leave(&session.session_id);
-    }
-    shared
-        .stats
-        .connections_closed
-        .fetch_add(1, Ordering::Relaxed);
-    result
+    let n = shared.next_shard.fetch_add(1, Ordering::Relaxed) % shared.shards.len();
+    shared.shards[n].post(Cmd::Adopt(Box::new(adoption)));
+    Ok(())
 }
 
 async fn reject(stream: &mut TcpStream, server: &Server, e: ws_frame::Error) -> Result<(), Error> {

@@ -1,0 +1,784 @@
+//! Shards: the threads that own upgraded connections.
+//!
+//! After the upgrade, a connection's socket moves from tokio onto one shard: a thread running
+//! a `mio` event loop over a slab of connections, in the manner of uWebSockets. A shard owns
+//! each of its connections' socket, [`Session`] and outbound queue, and runs their handlers'
+//! callbacks. Everyone else reaches a connection through its shard's inbox ([`Cmd`]), which
+//! wakes the shard; from inside a callback on the same shard, commands go to a thread-local
+//! queue instead, with no lock and no wake-up.
+//!
+//! Why not a tokio task per connection: an idle tokio connection costs its task, its I/O
+//! registration and its channel, over a kilobyte before any WebSocket state; a slab entry
+//! costs only the state. And a broadcast reaches a shard as one command, however many of its
+//! connections it is for, so fan-out is a loop over the slab, not a wake-up per recipient.
+//!
+//! Per connection, the shard keeps no read buffer while no bytes are pending (reads go into a
+//! fresh buffer that becomes the payloads, without copying) and no write buffer while
+//! nothing waits for the socket. Everything queued for one connection goes out in one
+//! vectored write per loop iteration.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use tracing::{debug, error};
+use ws_frame::session::Config;
+use ws_frame::{CloseCode, Event, Role, Session, SharedFrame};
+
+use crate::registry::{ConnEntry, ConnId, lock};
+use crate::server::{Conn, Handler, RequestInfo};
+use crate::{Message, Server};
+
+/// The waker's token; connection tokens are slab indexes.
+const WAKER: Token = Token(usize::MAX);
+/// The first read into an empty buffer reserves this much.
+const READ_CHUNK: usize = 16 << 10;
+/// The most one connection may read per loop iteration, so that one busy peer cannot starve
+/// the others; the rest is read on the next iteration.
+const READ_BUDGET: usize = 256 << 10;
+/// The most buffers one vectored write takes.
+const MAX_IOVECS: usize = 64;
+/// How long a slow client dropped for its backlog gets to take its close frame.
+const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Gives each shard of the process a distinct identity, for the thread-local fast path.
+static NEXT_UID: AtomicU32 = AtomicU32::new(1);
+
+/// One connection's address: its slot on its shard, and its id (a slot is reused once its
+/// connection ends, so the id tells a stale command from a live one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) slot: u32,
+    pub(crate) id: ConnId,
+}
+
+/// What others ask of a shard.
+pub(crate) enum Cmd {
+    /// Take over an upgraded connection.
+    Adopt(Box<Adoption>),
+    /// Queue one frame (encoded once) for each of these connections.
+    Deliver { frame: SharedFrame, to: Vec<Target> },
+    /// Queue one frame for one connection.
+    DeliverOne { frame: SharedFrame, to: Target },
+    /// Start the close handshake on one connection.
+    Close {
+        to: Target,
+        code: CloseCode,
+        reason: Box<str>,
+    },
+    /// Close every connection with 1001 and stop once they are gone.
+    Shutdown,
+}
+
+/// An upgraded connection, handed from the accept side to a shard.
+pub(crate) struct Adoption {
+    pub(crate) stream: TcpStream,
+    pub(crate) id: ConnId,
+    pub(crate) path: String,
+    pub(crate) query: Option<Box<str>>,
+    pub(crate) peer: std::net::SocketAddr,
+    pub(crate) request: Arc<RequestInfo>,
+    pub(crate) handler: Arc<dyn Handler>,
+    /// Bytes that arrived after the upgrade request.
+    pub(crate) early: BytesMut,
+}
+
+/// The shareable side of a shard: its inbox and the waker of its event loop.
+pub(crate) struct ShardHandle {
+    uid: u32,
+    pub(crate) index: u16,
+    inbox: Mutex<Vec<Cmd>>,
+    waker: Waker,
+}
+
+impl core::fmt::Debug for ShardHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ShardHandle")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    /// On a shard's thread: that shard's uid, and the commands its callbacks queued for it.
+    static LOCAL: RefCell<(u32, Vec<Cmd>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+impl ShardHandle {
+    /// Hands `cmd` to the shard: straight onto its local queue when called from one of its
+    /// own callbacks, else into its inbox, waking it if the inbox was empty.
+    pub(crate) fn post(&self, cmd: Cmd) {
+        let cmd = LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local.0 == self.uid {
+                local.1.push(cmd);
+                None
+            } else {
+                Some(cmd)
+            }
+        });
+        let Some(cmd) = cmd else { return };
+        let was_empty = {
+            let mut inbox = lock(&self.inbox);
+            inbox.push(cmd);
+            inbox.len() == 1
+        };
+        if was_empty && let Err(e) = self.waker.wake() {
+            error!(shard = self.index, error = %e, "cannot wake the shard");
+        }
+    }
+}
+
+/// Starts shard `index` on its own thread. Callbacks run inside `runtime`'s context, so a
+/// handler may `tokio::spawn`.
+pub(crate) fn start(
+    index: u16,
+    server_slot: Arc<std::sync::OnceLock<Server>>,
+    runtime: tokio::runtime::Handle,
+) -> io::Result<Arc<ShardHandle>> {
+    let poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    let handle = Arc::new(ShardHandle {
+        uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+        index,
+        inbox: Mutex::new(Vec::new()),
+        waker,
+    });
+    let own = handle.clone();
+    std::thread::Builder::new()
+        .name(format!("ws-shard-{index}"))
+        .spawn(move || {
+            let _runtime = runtime.enter();
+            // The server is set right after every shard has started; commands only come after.
+            let mut shard = Shard::new(own, poll);
+            shard.run(&server_slot);
+        })?;
+    Ok(handle)
+}
+
+/// One connection on its shard.
+struct Connection {
+    stream: TcpStream,
+    session: Session,
+    conn: Conn,
+    handler: Arc<dyn Handler>,
+    /// Bytes of an incomplete frame; empty (no allocation) otherwise.
+    rbuf: BytesMut,
+    out: WriteQueue,
+    /// The deadline this connection has in the timer heap, if any.
+    armed: Option<Instant>,
+    /// Hang up at this time (a slow client's grace, or lingering output after the close).
+    hangup: Option<Instant>,
+    /// How the connection ended, once known.
+    closed: Option<Box<(CloseCode, String)>>,
+    dirty: bool,
+    again: bool,
+}
+
+/// Output waiting for the socket.
+#[derive(Default)]
+struct WriteQueue {
+    bufs: VecDeque<Bytes>,
+    len: usize,
+    /// The head buffer has been partly written: a frame may be cut in the middle on the wire.
+    head_started: bool,
+}
+
+impl WriteQueue {
+    fn push(&mut self, b: Bytes) {
+        if !b.is_empty() {
+            self.len += b.len();
+            self.bufs.push_back(b);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+
+    /// Whether a frame may be cut in the middle on the wire, so nothing else can follow.
+    fn is_mid_frame(&self) -> bool {
+        self.head_started && !self.bufs.is_empty()
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let Some(head) = self.bufs.front_mut() else {
+                break;
+            };
+            if n >= head.len() {
+                n -= head.len();
+                self.bufs.pop_front();
+                self.head_started = false;
+            } else {
+                head.advance(n);
+                self.head_started = true;
+                n = 0;
+            }
+        }
+        if self.bufs.is_empty() && self.bufs.capacity() > 16 {
+            // A burst is over: do not keep its memory while idle.
+            self.bufs = VecDeque::new();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.bufs = VecDeque::new();
+        self.len = 0;
+        self.head_started = false;
+    }
+
+    /// Writes until the queue is empty or the socket is full.
+    fn write_to(&mut self, mut stream: &TcpStream) -> io::Result<()> {
+        while !self.bufs.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let mut n = 0;
+            for (slot, b) in slices.iter_mut().zip(&self.bufs) {
+                *slot = IoSlice::new(b);
+                n += 1;
+            }
+            match stream.write_vectored(&slices[..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => self.advance(written),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Shard {
+    handle: Arc<ShardHandle>,
+    poll: Poll,
+    config: Config,
+    max_backlog: usize,
+    conns: Vec<Option<Connection>>,
+    free: Vec<u32>,
+    live: usize,
+    /// Deadlines, earliest first: (when, slot, connection id).
+    timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// Connections with output or state to settle before the next wait.
+    dirty: Vec<u32>,
+    /// Connections that used their read budget and may have more to read.
+    again: Vec<u32>,
+    shutting_down: bool,
+    /// The commands being worked on (kept to reuse its capacity).
+    work: Vec<Cmd>,
+}
+
+impl Shard {
+    fn new(handle: Arc<ShardHandle>, poll: Poll) -> Self {
+        Self {
+            handle,
+            poll,
+            config: Config::default(),
+            max_backlog: 0,
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            timers: BinaryHeap::new(),
+            dirty: Vec::new(),
+            again: Vec::new(),
+            shutting_down: false,
+            work: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, server_slot: &std::sync::OnceLock<Server>) {
+        LOCAL.with(|l| l.borrow_mut().0 = self.handle.uid);
+        let mut events = Events::with_capacity(1024);
+        let mut server: Option<Server> = None;
+        loop {
+            let timeout = if self.again.is_empty() {
+                self.timers.peek().map(|Reverse((at, ..))| {
+                    // Round up to a millisecond, epoll's resolution, so as not to spin.
+                    at.saturating_duration_since(Instant::now()) + Duration::from_micros(999)
+                })
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    error!(shard = self.handle.index, error = %e, "poll failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+            let server = match &server {
+                Some(s) => s,
+                None => match server_slot.get() {
+                    Some(s) => {
+                        self.config = Config::default()
+                            .with_limits(s.inner.config.limits)
+                            .with_idle_timeout(s.inner.config.idle_timeout)
+                            .with_keepalive(s.inner.config.keepalive);
+                        self.max_backlog = s.inner.config.max_backlog;
+                        server.insert(s.clone())
+                    }
+                    None => continue,
+                },
+            };
+            let now = Instant::now();
+            self.drain_inbox(server, now);
+            for ev in &events {
+                let Token(t) = ev.token();
+                if ev.token() == WAKER {
+                    continue;
+                }
+                let Ok(slot) = u32::try_from(t) else { continue };
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.read(server, slot, now);
+                }
+                if ev.is_writable() || ev.is_write_closed() {
+                    self.mark_dirty(slot);
+                }
+            }
+            for slot in std::mem::take(&mut self.again) {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.again = false;
+                }
+                self.read(server, slot, now);
+            }
+            self.run_timers(server, now);
+            self.settle_dirty(server, now);
+            if self.shutting_down && self.live == 0 {
+                debug!(shard = self.handle.index, "shard stopped");
+                return;
+            }
+        }
+    }
+
+    fn conn_mut(&mut self, slot: u32) -> Option<&mut Connection> {
+        self.conns.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// The connection at `to`, if it is still the one addressed.
+    fn target_mut(&mut self, to: Target) -> Option<&mut Connection> {
+        self.conn_mut(to.slot).filter(|c| c.conn.entry.id == to.id)
+    }
+
+    fn mark_dirty(&mut self, slot: u32) {
+        if let Some(c) = self.conn_mut(slot)
+            && !c.dirty
+        {
+            c.dirty = true;
+            self.dirty.push(slot);
+        }
+    }
+
+    // ---- commands ----
+
+    fn drain_inbox(&mut self, server: &Server, now: Instant) {
+        let mut work = std::mem::take(&mut self.work);
+        std::mem::swap(&mut work, &mut *lock(&self.handle.inbox));
+        for cmd in work.drain(..) {
+            self.apply(server, cmd, now);
+        }
+        self.work = work;
+    }
+
+    /// Applies what callbacks on this thread queued.
+    fn drain_local(&mut self, server: &Server, now: Instant) {
+        loop {
+            let mut work = std::mem::take(&mut self.work);
+            LOCAL.with(|l| std::mem::swap(&mut work, &mut l.borrow_mut().1));
+            if work.is_empty() {
+                self.work = work;
+                return;
+            }
+            for cmd in work.drain(..) {
+                self.apply(server, cmd, now);
+            }
+            self.work = work;
+        }
+    }
+
+    fn apply(&mut self, server: &Server, cmd: Cmd, now: Instant) {
+        match cmd {
+            Cmd::Adopt(a) => self.adopt(server, *a, now),
+            Cmd::Deliver { frame, to } => {
+                for t in to {
+                    self.deliver(server, &frame, t, now);
+                }
+            }
+            Cmd::DeliverOne { frame, to } => self.deliver(server, &frame, to, now),
+            Cmd::Close { to, code, reason } => {
+                if let Some(c) = self.target_mut(to) {
+                    let _ = c.session.close(now, code, &reason);
+                    self.mark_dirty(to.slot);
+                }
+            }
+            Cmd::Shutdown => {
+                self.shutting_down = true;
+                for slot in 0..u32::try_from(self.conns.len()).unwrap_or(u32::MAX) {
+                    if let Some(c) = self.conn_mut(slot) {
+                        let _ = c
+                            .session
+                            .close(now, CloseCode::GOING_AWAY, "server shutdown");
+                        self.mark_dirty(slot);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues `frame` for one connection, or drops the connection if its backlog is at the
+    /// bound (as uWebSockets' `maxBackpressure` does: a single message larger than the bound
+    /// still goes to a client that keeps up, so the backlog exceeds the bound by at most one
+    /// message).
+    fn deliver(&mut self, server: &Server, frame: &SharedFrame, to: Target, now: Instant) {
+        let max = self.max_backlog;
+        let Some(c) = self.target_mut(to) else { return };
+        if !c.session.is_open() || c.hangup.is_some() {
+            return;
+        }
+        let backlog = c.session.pending_bytes() + c.out.len;
+        if max > 0 && backlog >= max {
+            server
+                .inner
+                .stats
+                .slow_dropped
+                .fetch_add(1, Ordering::Relaxed);
+            debug!(id = %to.id, backlog, "slow client dropped");
+            drop_slow_client(c, now);
+        } else {
+            let _ = c.session.send_shared(frame);
+        }
+        self.mark_dirty(to.slot);
+    }
+
+    fn adopt(&mut self, server: &Server, a: Adoption, now: Instant) {
+        let Adoption {
+            stream,
+            id,
+            path,
+            query,
+            peer,
+            request,
+            handler,
+            early,
+        } = a;
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => match u32::try_from(self.conns.len()) {
+                Ok(s) if s != u32::MAX => {
+                    self.conns.push(None);
+                    s
+                }
+                _ => {
+                    server.conn_ended();
+                    return;
+                }
+            },
+        };
+        let registered = self.poll.registry().register(
+            &mut SourceFd(&stream.as_raw_fd()),
+            Token(slot as usize),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(e) = registered {
+            error!(%peer, error = %e, "cannot register the connection");
+            self.free.push(slot);
+            server.conn_ended();
+            return;
+        }
+        let entry = Arc::new(ConnEntry::new(
+            id,
+            path,
+            query,
+            peer,
+            self.handle.index,
+            slot,
+        ));
+        server.inner.registry.insert(entry.clone());
+        let conn = Conn {
+            entry,
+            request: None,
+            server: server.clone(),
+        };
+        let mut session = Session::new(Role::Server, self.config, now);
+        if self.shutting_down {
+            let _ = session.close(now, CloseCode::GOING_AWAY, "server shutdown");
+        }
+        self.conns[slot as usize] = Some(Connection {
+            stream,
+            session,
+            conn: conn.clone(),
+            handler: handler.clone(),
+            rbuf: BytesMut::new(),
+            out: WriteQueue::default(),
+            armed: None,
+            hangup: None,
+            closed: None,
+            dirty: false,
+            again: false,
+        });
+        self.live += 1;
+        debug!(id = %id, %peer, path = conn.path(), "open");
+        // The one callback that sees the request's headers.
+        let open = Conn {
+            request: Some(request),
+            ..conn
+        };
+        handler.on_open(&open);
+        drop(open);
+        self.drain_local(server, now);
+        if !early.is_empty() {
+            self.handle_input(server, slot, early, now);
+        }
+        // Whatever the socket already holds is announced by the first readiness event.
+        self.mark_dirty(slot);
+    }
+
+    // ---- input ----
+
+    /// Reads what the socket has (up to the budget), feeds it to the session and hands the
+    /// session's events to the handler.
+    fn read(&mut self, server: &Server, slot: u32, now: Instant) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        if c.session.is_closed() {
+            // Nothing more is wanted from this peer; the socket closes once output is out.
+            return;
+        }
+        // An empty buffer takes no memory while idle: start a fresh one, which the payloads
+        // then share (no copy). A partial frame continues in its own buffer.
+        let mut buf: Vec<u8> = if c.rbuf.is_empty() {
+            Vec::with_capacity(READ_CHUNK)
+        } else {
+            std::mem::take(&mut c.rbuf).into()
+        };
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        let before = buf.len();
+        // `read_to_end` reads until the socket would block (what edge-triggered readiness
+        // needs), without zeroing the buffer first.
+        let result = (&c.stream)
+            .take(READ_BUDGET as u64)
+            .read_to_end(&mut buf);
+        let got = buf.len() - before;
+        let (eof, failed) = match &result {
+            Ok(_) if got < READ_BUDGET => (true, false),
+            Ok(_) => (false, false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (false, false),
+            Err(_) => (false, true),
+        };
+        let input = BytesMut::from(Bytes::from(buf));
+        if got > 0 {
+            self.handle_input(server, slot, input, now);
+        } else if !input.is_empty() {
+            c.rbuf = input;
+        }
+        let Some(c) = self.conn_mut(slot) else { return };
+        if eof || failed {
+            // The peer closed TCP without (finishing) the close handshake.
+            c.closed
+                .get_or_insert_with(|| Box::new((CloseCode::ABNORMAL, String::new())));
+            self.finish(server, slot);
+            return;
+        }
+        if got == READ_BUDGET && !c.again {
+            c.again = true;
+            self.again.push(slot);
+        }
+        self.mark_dirty(slot);
+    }
+
+    /// Feeds `input` to the session of `slot` and dispatches its events; keeps what is left
+    /// of a partial frame.
+    fn handle_input(&mut self, server: &Server, slot: u32, mut input: BytesMut, now: Instant) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        if let Err(e) = c.session.handle_bytes(now, &mut input) {
+            debug!(id = %c.conn.entry.id, error = %e, "protocol error");
+            c.closed.get_or_insert_with(|| {
+                Box::new((
+                    e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR),
+                    e.to_string(),
+                ))
+            });
+            input = BytesMut::new();
+        }
+        c.rbuf = if input.is_empty() {
+            BytesMut::new()
+        } else {
+            input
+        };
+        self.dispatch(server, slot, now);
+    }
+
+    /// Hands the session's events to the handler. What a callback sends to its own
+    /// connection goes into the session right after the callback returns, so replies keep
+    /// their order relative to everything the session itself sends (pongs, a close after a
+    /// protocol error).
+    fn dispatch(&mut self, server: &Server, slot: u32, now: Instant) {
+        loop {
+            let Some(c) = self.conn_mut(slot) else { return };
+            let Some(event) = c.session.poll_event() else {
+                break;
+            };
+            match event {
+                Event::Text(text) => c.handler.on_message(&c.conn, Message::Text(text)),
+                Event::Binary(data) => c.handler.on_message(&c.conn, Message::Binary(data)),
+                Event::Closed { code, reason, .. } => {
+                    c.closed
+                        .get_or_insert_with(|| Box::new((code, reason.as_str().to_owned())));
+                }
+                _ => {}
+            }
+            self.drain_local(server, now);
+        }
+        // A protocol error deferred behind the messages just handed out takes effect now.
+        let Some(c) = self.conn_mut(slot) else { return };
+        if let Some(e) = c.session.error() {
+            c.closed.get_or_insert_with(|| {
+                Box::new((
+                    e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR),
+                    e.to_string(),
+                ))
+            });
+        }
+        self.mark_dirty(slot);
+    }
+
+    // ---- timers ----
+
+    fn run_timers(&mut self, server: &Server, now: Instant) {
+        while let Some(&Reverse((at, slot, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(c) = self.target_mut(Target {
+                slot,
+                id: ConnId(id),
+            }) else {
+                continue;
+            };
+            if c.armed != Some(at) {
+                continue; // superseded
+            }
+            c.armed = None;
+            let was_open = c.session.is_open();
+            c.session.handle_timeout(now);
+            if was_open && !c.session.is_open() && !c.session.is_closed() {
+                server
+                    .inner
+                    .stats
+                    .idle_closed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            self.dispatch(server, slot, now);
+        }
+    }
+
+    /// Makes sure the timer heap holds this connection's next deadline.
+    fn rearm(&mut self, slot: u32) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        let want = [c.session.poll_timeout(), c.hangup]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(want) = want else { return };
+        if c.armed.is_none_or(|armed| want < armed) {
+            c.armed = Some(want);
+            let id = c.conn.entry.id.0;
+            self.timers.push(Reverse((want, slot, id)));
+        }
+    }
+
+    // ---- output ----
+
+    fn settle_dirty(&mut self, server: &Server, now: Instant) {
+        while let Some(slot) = self.dirty.pop() {
+            self.settle(server, slot, now);
+        }
+    }
+
+    /// Writes what the connection has queued, ends it if it is over, and re-arms its timer.
+    fn settle(&mut self, server: &Server, slot: u32, now: Instant) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        c.dirty = false;
+        while let Some(b) = c.session.poll_transmit() {
+            c.out.push(b);
+        }
+        if !c.out.is_empty()
+            && let Err(e) = c.out.write_to(&c.stream)
+        {
+            debug!(id = %c.conn.entry.id, error = %e, "write failed");
+            c.closed
+                .get_or_insert_with(|| Box::new((CloseCode::ABNORMAL, String::new())));
+            self.finish(server, slot);
+            return;
+        }
+        if c.session.is_closed() && c.out.is_empty() {
+            self.finish(server, slot);
+            return;
+        }
+        if c.session.is_closed() && c.hangup.is_none() {
+            // Only output remains; a peer that does not take it gets the close timeout.
+            c.hangup = Some(now + c.session.config().close_timeout());
+        }
+        if c.hangup.is_some_and(|at| now >= at) {
+            self.finish(server, slot);
+            return;
+        }
+        self.rearm(slot);
+    }
+
+    /// Ends a connection: the handler's `on_close`, the registry, the roster, the socket.
+    fn finish(&mut self, server: &Server, slot: u32) {
+        let Some(c) = self.conns.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(slot);
+        self.live -= 1;
+        let entry = &c.conn.entry;
+        entry.set_gone();
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&c.stream.as_raw_fd()));
+        let (code, reason) = c
+            .closed
+            .map_or((CloseCode::ABNORMAL, String::new()), |b| *b);
+        debug!(id = %entry.id, code = code.as_u16(), "closed");
+        c.handler.on_close(&c.conn, code, &reason);
+        if let Some(session) = server.inner.registry.remove(entry.id) {
+            server.mega_leave(&session.session_id);
+        }
+        drop(c.stream);
+        server.conn_ended();
+        self.drain_local(server, Instant::now());
+    }
+}
+
+/// The backlog is at its bound: drop everything queued. If no frame is cut in half on the
+/// wire, the client still gets a close frame 1008 "slow client" and `SLOW_CLOSE_GRACE` to
+/// take it; otherwise we hang up at once.
+fn drop_slow_client(c: &mut Connection, now: Instant) {
+    c.conn.entry.set_gone();
+    while c.session.poll_transmit().is_some() {}
+    let mid_frame = c.out.is_mid_frame();
+    c.out.clear();
+    let grace = if mid_frame {
+        Duration::ZERO
+    } else {
+        let _ = c
+            .session
+            .close(now, CloseCode::POLICY_VIOLATION, "slow client");
+        SLOW_CLOSE_GRACE
+    };
+    c.hangup = Some(now + grace);
+}
