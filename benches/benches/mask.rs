@@ -1,4 +1,5 @@
-//! Unmasking at odd alignments, next to memcpy of the same size and the byte loop.
+//! Unmasking at odd alignments, next to memcpy of the same size, the byte loop and
+//! fastwebsockets' `unmask` (tungstenite's is not public).
 //!
 //! `cargo bench -p ws-benches --bench mask`
 
@@ -12,7 +13,7 @@ fn mask(c: &mut Criterion) {
     for size in [125usize, 4 << 10, 64 << 10, 1 << 20] {
         let mut g = c.benchmark_group(format!("mask_{size}B"));
         g.throughput(Throughput::Bytes(size as u64));
-        // One extra byte so the buffer can start at an odd address.
+        // Extra bytes so the buffer can start at an odd address.
         let mut buf = vec![0x5au8; size + 8];
         let src = vec![0xa5u8; size];
         for skew in [0usize, 1, 3] {
@@ -20,6 +21,9 @@ fn mask(c: &mut Criterion) {
                 b.iter(|| apply_mask(black_box(&mut buf[skew..skew + size]), MASK, 0))
             });
         }
+        g.bench_function("fastwebsockets unmask skew 1", |b| {
+            b.iter(|| fastwebsockets::unmask(black_box(&mut buf[1..=size]), MASK))
+        });
         g.bench_function("memcpy", |b| {
             b.iter(|| buf[1..=size].copy_from_slice(black_box(&src)))
         });

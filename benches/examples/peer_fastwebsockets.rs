@@ -97,14 +97,13 @@ async fn handshake(mut stream: TcpStream) -> std::io::Result<(TcpStream, String)
 async fn echo(ws: WebSocket<TcpStream>) {
     let mut ws = FragmentCollector::new(ws);
     while let Ok(frame) = ws.read_frame().await {
-        match frame.opcode {
+        let data = match frame.opcode {
             OpCode::Close => return,
-            OpCode::Text | OpCode::Binary => {
-                if ws.write_frame(frame).await.is_err() {
-                    return;
-                }
-            }
-            _ => {}
+            OpCode::Text | OpCode::Binary => true,
+            _ => false,
+        };
+        if data && ws.write_frame(frame).await.is_err() {
+            return;
         }
     }
 }

@@ -41,6 +41,8 @@ async fn main() -> std::io::Result<()> {
         let (peers, id) = (peers.clone(), next_id.fetch_add(1, Ordering::Relaxed));
         tokio::spawn(async move {
             let mut path = String::new();
+            // The callback's types are tungstenite's (its error is an HTTP response).
+            #[allow(clippy::result_large_err)]
             let callback = |req: &Request, resp: Response| {
                 path = req.uri().path().to_owned();
                 Ok(resp)

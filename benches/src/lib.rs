@@ -32,3 +32,65 @@ pub fn payload(size: usize) -> Vec<u8> {
         .take(size)
         .collect()
 }
+
+/// An in-memory duplex stream for the async peers' decoders: reads come from `input`,
+/// writes go to `output`.
+#[derive(Debug, Default)]
+pub struct MemStream {
+    /// What reads return, from `pos` on.
+    pub input: Vec<u8>,
+    /// How much of `input` has been read.
+    pub pos: usize,
+    /// Everything written.
+    pub output: Vec<u8>,
+}
+
+impl MemStream {
+    /// A stream that reads `input`.
+    pub fn new(input: Vec<u8>) -> Self {
+        Self {
+            input,
+            pos: 0,
+            output: Vec::new(),
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for MemStream {
+    fn poll_read(
+        mut self: core::pin::Pin<&mut Self>,
+        _: &mut core::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> core::task::Poll<std::io::Result<()>> {
+        let n = buf.remaining().min(self.input.len() - self.pos);
+        let pos = self.pos;
+        buf.put_slice(&self.input[pos..pos + n]);
+        self.pos += n;
+        core::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for MemStream {
+    fn poll_write(
+        mut self: core::pin::Pin<&mut Self>,
+        _: &mut core::task::Context<'_>,
+        buf: &[u8],
+    ) -> core::task::Poll<std::io::Result<usize>> {
+        self.output.extend_from_slice(buf);
+        core::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: core::pin::Pin<&mut Self>,
+        _: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<std::io::Result<()>> {
+        core::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: core::pin::Pin<&mut Self>,
+        _: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<std::io::Result<()>> {
+        core::task::Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,121 @@
+//! A short run of the load tool's scenarios against an in-process ws-server: the tool's
+//! client, accounting and bounds work end to end. Correctness only; no figure is checked
+//! against a threshold (performance is measured by the tool itself, not by tests).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ws_benches::load::broadcast::{self, BroadcastOpts};
+use ws_benches::load::client::Target;
+use ws_benches::load::echo::{self, EchoOpts};
+use ws_benches::load::idle::{self, IdleOpts};
+use ws_server::apps::{All, Echo};
+use ws_server::{Builder, Server, ServerConfig};
+
+/// A server on its own runtime (the load tool runs its own current-thread runtime).
+fn server() -> (tokio::runtime::Runtime, Server) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut config = ServerConfig::default();
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = rt
+        .block_on(
+            Builder::new(config)
+                .route("/echo", Echo)
+                .route("/all", All)
+                .bind(),
+        )
+        .expect("the server binds");
+    (rt, server)
+}
+
+fn target(server: &Server, path: &str) -> Target {
+    Target::parse(&format!("ws://{}{path}", server.local_addr())).expect("a ws:// URL")
+}
+
+#[test]
+fn echo_200_messages_all_come_back_in_order() {
+    let (_rt, server) = server();
+    let report = echo::run(&EchoOpts {
+        target: target(&server, "/echo"),
+        connections: 4,
+        size: 20,
+        depth: 4,
+        messages: 200,
+        duration: Duration::from_secs(10),
+        sources: 1,
+        server_pid: Some(std::process::id()),
+    })
+    .unwrap();
+    assert_eq!(report.u64("sent"), Some(200), "{report}");
+    assert_eq!(report.u64("received"), Some(200), "{report}");
+    assert_eq!(report.u64("bad"), Some(0), "{report}");
+    assert_eq!(report.u64("conn_errors"), Some(0), "{report}");
+    assert!(report.f64("msgs_per_s").unwrap() > 0.0, "{report}");
+    assert!(
+        report.f64("p99_us").unwrap() >= report.f64("p50_us").unwrap(),
+        "{report}"
+    );
+    // The "server" is this process, so its CPU time is known and counts ours too.
+    assert!(report.f64("server_cpu_s").is_some(), "{report}");
+}
+
+#[test]
+fn echo_of_large_messages_writes_head_and_shared_tail() {
+    let (_rt, server) = server();
+    let report = echo::run(&EchoOpts {
+        target: target(&server, "/echo"),
+        connections: 2,
+        size: 256 << 10,
+        depth: 1,
+        messages: 10,
+        duration: Duration::from_secs(10),
+        sources: 2,
+        server_pid: None,
+    })
+    .unwrap();
+    assert_eq!(report.u64("received"), Some(10), "{report}");
+    assert_eq!(report.u64("bad"), Some(0), "{report}");
+}
+
+#[test]
+fn broadcast_window_and_burst_deliver_everything_once() {
+    let (_rt, server) = server();
+    for burst in [None, Some(50)] {
+        let report = broadcast::run(&BroadcastOpts {
+            target: target(&server, "/all"),
+            subscribers: 10,
+            size: 64,
+            window: 4,
+            burst,
+            messages: 50,
+            duration: Duration::from_secs(10),
+            sources: 1,
+            server_pid: None,
+        })
+        .unwrap();
+        assert_eq!(report.u64("sent"), Some(50), "{report}");
+        assert_eq!(report.u64("deliveries"), Some(500), "{report}");
+        for key in ["lost", "duplicated", "reordered", "bad", "sub_errors"] {
+            assert_eq!(report.u64(key), Some(0), "{key}: {report}");
+        }
+    }
+}
+
+#[test]
+fn idle_connections_are_counted_alive_and_memory_is_read() {
+    let (_rt, server) = server();
+    let report = idle::run(&IdleOpts {
+        target: target(&server, "/echo"),
+        connections: 20,
+        sources: 4,
+        settle: Duration::from_millis(50),
+        server_pid: std::process::id(),
+    })
+    .unwrap();
+    assert_eq!(report.u64("alive"), Some(20), "{report}");
+    assert!(report.u64("server_rss_after").unwrap() > 0, "{report}");
+}
