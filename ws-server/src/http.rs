@@ -1,4 +1,20 @@
-//! Plain HTTP on the WebSocket port: `/healthz`, and the `/api/*` endpoints when a token is set.
+//! Plain HTTP on the WebSocket port: `/healthz`, the chat demo (`/`, `/chat`,
+//! `/chat/roster`), and the `/api/*` endpoints when a token is set.
+//!
+//! # The chat demo
+//!
+//! `GET /` and `GET /chat` serve one self-contained page (`static/chat.html`, embedded in the
+//! binary: no build step, no external assets). The page joins room `R` as user `U` by opening
+//! a WebSocket to `/chat/R?user=U&session=S` (a fresh random `S` per page load), so the room
+//! is an ordinary path of the binary: every message goes to the connections on the same path
+//! on every instance (Tina4 `path` envelopes), and `?user=&session=` joins a user session
+//! with namespace `/chat/R`.
+//!
+//! The page learns who is present from `GET /chat/roster?room=R`, a public, read-only view of
+//! [`Server::roster`] limited to namespace `/chat/R` (no other namespace is reachable without
+//! the API token), which it polls every two seconds and again whenever a peer says `hello`.
+//! The roster is cluster-wide when the mega roster is on (`MEGA_WS_ROSTER=nats`), else this
+//! instance's own.
 
 use base64::Engine as _;
 use bytes::BytesMut;
@@ -14,14 +30,34 @@ use crate::{Error, Message, Server};
 /// The largest request body the API accepts.
 const MAX_BODY: usize = 1 << 20;
 
+/// The chat demo's page.
+const CHAT_PAGE: &str = include_str!("../static/chat.html");
+
+/// The WebSocket path prefix of the demo's rooms; the roster endpoint serves only these.
+const CHAT_PREFIX: &str = "/chat/";
+
+/// The longest room name the demo accepts.
+const MAX_ROOM: usize = 64;
+
+/// Whether a request that is not an upgrade is plain HTTP (else it gets the WebSocket
+/// routes' answer, e.g. 426).
 pub(crate) fn is_http_route(path: &str) -> bool {
-    path == "/healthz" || path.starts_with("/api/")
+    matches!(path, "/healthz" | "/" | "/chat" | "/chat/roster") || path.starts_with("/api/")
+}
+
+/// A demo room name: 1 to 64 of `A-Z a-z 0-9 _ -`, so that the room's path needs no
+/// escaping and the namespace is the same string however a client spells the URL.
+pub(crate) fn valid_room(room: &str) -> bool {
+    (1..=MAX_ROOM).contains(&room.len())
+        && room
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 struct Reply {
     status: u16,
     content_type: &'static str,
-    body: String,
+    body: std::borrow::Cow<'static, str>,
 }
 
 impl Reply {
@@ -29,7 +65,7 @@ impl Reply {
         Self {
             status,
             content_type: "text/plain; charset=utf-8",
-            body: format!("{body}\n"),
+            body: format!("{body}\n").into(),
         }
     }
 
@@ -37,7 +73,15 @@ impl Reply {
         Self {
             status,
             content_type: "application/json",
-            body,
+            body: body.into(),
+        }
+    }
+
+    fn html(body: &'static str) -> Self {
+        Self {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: body.into(),
         }
     }
 }
@@ -66,13 +110,20 @@ pub(crate) async fn serve(
         }
         route(&req, &buf[..len], server)
     };
+    // A HEAD answer has the GET answer's headers and no body.
+    let body = if req.method() == "HEAD" {
+        ""
+    } else {
+        &*reply.body
+    };
     let out = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
+         X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n{}",
         reply.status,
         reason_phrase(reply.status),
         reply.content_type,
         reply.body.len(),
-        reply.body
+        body
     );
     stream.write_all(out.as_bytes()).await?;
     let _ = stream.shutdown().await;
@@ -81,11 +132,15 @@ pub(crate) async fn serve(
 
 fn route(req: &Request, body: &[u8], server: &Server) -> Reply {
     let (method, path) = (req.method(), req.path());
-    if path == "/healthz" {
-        return match method {
-            "GET" | "HEAD" => Reply::text(200, "ok"),
-            _ => Reply::text(405, "method not allowed"),
-        };
+    let get = matches!(method, "GET" | "HEAD");
+    match path {
+        "/healthz" if get => return Reply::text(200, "ok"),
+        "/" | "/chat" if get => return Reply::html(CHAT_PAGE),
+        "/chat/roster" if get => return chat_roster(req, server),
+        "/healthz" | "/" | "/chat" | "/chat/roster" => {
+            return Reply::text(405, "method not allowed");
+        }
+        _ => {}
     }
     let Some(token) = &server.inner.config.api_token else {
         return Reply::text(404, "not found");
@@ -118,6 +173,22 @@ fn route(req: &Request, body: &[u8], server: &Server) -> Reply {
         }
         _ => Reply::text(404, "not found"),
     }
+}
+
+/// `GET /chat/roster?room=R`: the sessions in namespace `/chat/R`, as `/api/roster` gives
+/// them. Only demo rooms: any other namespace needs the API token.
+fn chat_roster(req: &Request, server: &Server) -> Reply {
+    let room = req
+        .query()
+        .and_then(|q| query_param(q, "room"))
+        .unwrap_or_default();
+    if !valid_room(&room) {
+        return Reply::text(400, "room must be 1 to 64 of A-Z a-z 0-9 _ -");
+    }
+    Reply::json(
+        200,
+        roster_json(&server.roster(&format!("{CHAT_PREFIX}{room}"))),
+    )
 }
 
 /// `{path? | room?, text | b64, exclude?}`
@@ -228,6 +299,35 @@ mod tests {
         assert_eq!(query_param("a=b+c", "a").as_deref(), Some("b c"));
         assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
         assert_eq!(query_param("a=1", "b"), None);
+    }
+
+    #[test]
+    fn room_names() {
+        assert!(valid_room("lobby"));
+        assert!(valid_room("Team_2-b"));
+        assert!(valid_room(&"r".repeat(64)));
+        assert!(!valid_room(&"r".repeat(65)));
+        assert!(!valid_room(""));
+        assert!(!valid_room("a b"));
+        assert!(!valid_room("a/b"));
+        assert!(!valid_room("caf\u{e9}"));
+    }
+
+    #[test]
+    fn demo_routes_are_http_only_where_they_must_be() {
+        for p in ["/", "/chat", "/chat/roster", "/healthz", "/api/roster"] {
+            assert!(is_http_route(p), "{p}");
+        }
+        // The rooms themselves are WebSocket paths.
+        for p in ["/chat/lobby", "/echo", "/rooms/a", "/chatx"] {
+            assert!(!is_http_route(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn the_page_is_embedded() {
+        assert!(CHAT_PAGE.starts_with("<!doctype html>"));
+        assert!(CHAT_PAGE.contains("/chat/roster?room="));
     }
 
     #[test]

@@ -16,3 +16,5 @@ mod delivery;
 mod lifecycle;
 // Several instances relaying over memory, Redis and NATS.
 mod cluster;
+// The chat demo's HTTP routes: the page and the public roster of its rooms.
+mod demo;
