@@ -1,0 +1,221 @@
+"""Python's `websockets` client (PyPI, not ours) against the real ws-server binary.
+
+Run by scripts/interop.sh with WS_SERVER_BIN set; every server is started here, on
+127.0.0.1 port 0, and every wait is bounded.
+"""
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import time
+import unittest
+import urllib.request
+from pathlib import Path
+
+import websockets
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+WAIT = 5.0
+OUT = Path(os.environ.get("INTEROP_OUT") or Path(__file__).resolve().parents[2] / "target" / "interop")
+
+
+def unique(prefix: str) -> str:
+    return prefix + secrets.token_hex(6)
+
+
+class Server:
+    """One ws-server process; its address comes from its `listening addr=` log line."""
+
+    def __init__(self, name: str, **env: str) -> None:
+        binary = os.environ.get("WS_SERVER_BIN")
+        if not binary:
+            raise RuntimeError("WS_SERVER_BIN is not set: run scripts/interop.sh")
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.log = OUT / f"{name}.log"
+        clean = {k: v for k, v in os.environ.items() if not re.match(r"^(TINA4_WS_|MEGA_WS_|WS_API_TOKEN$)", k)}
+        clean.update(TINA4_WS_HOST="127.0.0.1", TINA4_WS_PORT="0", RUST_LOG="info", NO_COLOR="1", **env)
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([binary], env=clean, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + 15
+        while True:
+            text = re.sub(r"\x1b\[[0-9;]*m", "", self.log.read_text(errors="replace"))
+            m = re.search(r"listening addr=(127\.0\.0\.1:\d+)", text)
+            if m:
+                self.addr = m.group(1)
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server {name} exited ({self.proc.returncode}) before listening:\n{text}")
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError(f"server {name} did not listen within 15 s:\n{text}")
+            time.sleep(0.025)
+        self.ws = f"ws://{self.addr}"
+        self.http = f"http://{self.addr}"
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code (graceful shutdown within 10 s)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("the server did not shut down within 10 s of SIGTERM")
+
+
+SERVER: Server | None = None
+
+
+def setUpModule() -> None:
+    global SERVER
+    SERVER = Server("python-websockets")
+
+
+def tearDownModule() -> None:
+    if SERVER is not None:
+        assert SERVER.stop() == 0, "graceful shutdown exits 0"
+
+
+async def recv(ws, timeout: float = WAIT):
+    return await asyncio.wait_for(ws.recv(), timeout)
+
+
+async def silent(ws, seconds: float = 0.3) -> None:
+    try:
+        got = await asyncio.wait_for(ws.recv(), seconds)
+    except asyncio.TimeoutError:
+        return
+    raise AssertionError(f"expected silence, got {got!r}")
+
+
+def ws_connect(path: str, server: "Server | None" = None):
+    s = server or SERVER
+    assert s is not None
+    # No client-side keepalive pings: the tests send their own.
+    return connect(f"{s.ws}{path}", open_timeout=WAIT, close_timeout=WAIT, ping_interval=None,
+                   max_size=2**24)
+
+
+class Echo(unittest.IsolatedAsyncioTestCase):
+    async def test_text(self) -> None:
+        async with ws_connect("/echo") as ws:
+            for text in ["hello", "", "héllo wörld ✓ 日本語 🎉", "y" * 100_000]:
+                await ws.send(text)
+                got = await recv(ws)
+                self.assertIsInstance(got, str)
+                self.assertEqual(got, text)
+
+    async def test_binary(self) -> None:
+        async with ws_connect("/echo") as ws:
+            for size in [0, 1, 125, 126, 65535, 65536, 500_000]:
+                data = secrets.token_bytes(size)
+                await ws.send(data)
+                got = await recv(ws)
+                self.assertIsInstance(got, bytes, f"size {size}")
+                self.assertEqual(got, data, f"size {size}")
+
+    async def test_fragmented_text_and_binary(self) -> None:
+        async with ws_connect("/echo") as ws:
+            # An iterable is sent as one fragmented message, a frame per item.
+            await ws.send(["frag", "-men", "-ted ✓"])
+            self.assertEqual(await recv(ws), "frag-men-ted ✓")
+            # A multi-byte character split across two frames.
+            euro = "€uro".encode()
+            await ws.send([euro[:1], euro[1:]], text=True)
+            self.assertEqual(await recv(ws), "€uro")
+            parts = [secrets.token_bytes(n) for n in (1000, 70_000, 3)]
+            await ws.send(parts)
+            self.assertEqual(await recv(ws), b"".join(parts))
+
+            async def slow_parts():
+                for p in ("slow", "ly ", "sent"):
+                    yield p
+                    await asyncio.sleep(0.02)
+
+            await ws.send(slow_parts())
+            self.assertEqual(await recv(ws), "slowly sent")
+
+
+class Rooms(unittest.IsolatedAsyncioTestCase):
+    async def test_room_broadcast_excludes_sender_and_other_rooms(self) -> None:
+        room = unique("r")
+        async with ws_connect(f"/rooms/{room}") as a, ws_connect(f"/rooms/{room}") as b, \
+                ws_connect(f"/rooms/{room}") as c, ws_connect(f"/rooms/{unique('o')}") as other:
+            await a.send("to the room")
+            self.assertEqual(await recv(b), "to the room")
+            self.assertEqual(await recv(c), "to the room")
+            data = secrets.token_bytes(4096)
+            await c.send(data)
+            self.assertEqual(await recv(a), data)
+            self.assertEqual(await recv(b), data)
+            await asyncio.gather(silent(a), silent(c), silent(other))
+
+    async def test_sessions_and_direct_messages(self) -> None:
+        ns = f"/{unique('ns')}"
+        async with ws_connect(f"{ns}?user=alice&session=s1") as alice, \
+                ws_connect(f"{ns}?user=bob&session=s2") as bob:
+            await alice.send(json.dumps({"type": "direct", "to": "bob", "payload": {"x": [1, 2]}}))
+            self.assertEqual(json.loads(await recv(bob)), {"type": "direct", "from": "alice", "payload": {"x": [1, 2]}})
+            await silent(alice)
+
+    async def test_demo_roster_endpoint(self) -> None:
+        room = unique("py-")
+        async with ws_connect(f"/chat/{room}?user=py-user&session=s9"):
+            deadline = time.monotonic() + WAIT
+            while True:
+                with urllib.request.urlopen(f"{SERVER.http}/chat/roster?room={room}", timeout=WAIT) as res:
+                    self.assertEqual(res.headers["Content-Type"], "application/json")
+                    members = json.load(res)
+                if members == [{"sessionId": "s9", "userId": "py-user"}]:
+                    break
+                self.assertLess(time.monotonic(), deadline, f"roster: {members}")
+                await asyncio.sleep(0.05)
+
+
+class PingAndClose(unittest.IsolatedAsyncioTestCase):
+    async def test_ping_is_answered(self) -> None:
+        async with ws_connect("/echo") as ws:
+            for payload in [b"", b"are you there?", secrets.token_bytes(125)]:
+                pong = await ws.ping(payload)
+                latency = await asyncio.wait_for(pong, WAIT)
+                self.assertGreaterEqual(latency, 0)
+
+    async def test_close_with_code_and_reason(self) -> None:
+        async with ws_connect("/echo") as ws:
+            await ws.close(4001, "done here")
+            self.assertEqual(ws.protocol.close_sent.code, 4001)
+            self.assertEqual(ws.protocol.close_sent.reason, "done here")
+            # The server answers with the same code.
+            self.assertIsNotNone(ws.protocol.close_rcvd)
+            self.assertEqual(ws.protocol.close_rcvd.code, 4001)
+
+    async def test_server_closes_with_code_and_reason(self) -> None:
+        idle = Server("python-websockets-idle", TINA4_WS_IDLE_TIMEOUT="1")
+        try:
+            async with ws_connect("/echo", idle) as ws:
+                with self.assertRaises(ConnectionClosed):
+                    await recv(ws, 6)
+                self.assertEqual((ws.protocol.close_rcvd.code, ws.protocol.close_rcvd.reason), (1001, "idle timeout"))
+        finally:
+            self.assertEqual(idle.stop(), 0)
+
+    async def test_shutdown_closes_with_1001(self) -> None:
+        s = Server("python-websockets-shutdown")
+        async with ws_connect("/all", s) as ws:
+            loop = asyncio.get_running_loop()
+            code = await loop.run_in_executor(None, s.stop)
+            self.assertEqual(code, 0)
+            with self.assertRaises(ConnectionClosed):
+                await recv(ws)
+            self.assertEqual((ws.protocol.close_rcvd.code, ws.protocol.close_rcvd.reason), (1001, "server shutdown"))
+
+
+if __name__ == "__main__":
+    print(f"websockets {websockets.__version__}")
+    unittest.main(verbosity=2)
