@@ -22,23 +22,56 @@
 //! are unaffected. An idle connection holds no read or write buffer, no task and no channel:
 //! its slab entry and its registry entry, under a kilobyte.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), ws_server::Error> {
+//! A chat route, and two clients talking through it (this runs, on a free port of
+//! 127.0.0.1):
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), ws_server::Error> {
+//! use ws_server::client::{self, Client, ClientEvent};
 //! use ws_server::{Builder, Conn, Handler, Message, ServerConfig};
 //!
 //! struct Chat;
 //! impl Handler for Chat {
+//!     fn on_open(&self, conn: &Conn) {
+//!         conn.send(Message::text("welcome"));
+//!     }
 //!     fn on_message(&self, conn: &Conn, msg: Message) {
 //!         // To everyone on this path but the sender.
 //!         conn.server().broadcast(msg, &[conn.id()], Some(conn.path()));
 //!     }
 //! }
 //!
-//! let server = Builder::new(ServerConfig::default()).route("/chat", Chat).bind().await?;
-//! tokio::signal::ctrl_c().await?;
-//! server.shutdown().await;
+//! let mut config = ServerConfig::default();
+//! config.bind = "127.0.0.1:0".parse().expect("an address"); // port 0: any free port
+//! let server = Builder::new(config).route("/chat", Chat).bind().await?;
+//! let url = format!("ws://{}/chat", server.local_addr());
+//!
+//! async fn next(c: &mut Client) -> Result<Message, ws_server::Error> {
+//!     let wait = std::time::Duration::from_secs(5);
+//!     match tokio::time::timeout(wait, c.recv()).await.expect("in time")? {
+//!         Some(ClientEvent::Message(m)) => Ok(m),
+//!         other => panic!("expected a message, got {other:?}"),
+//!     }
+//! }
+//! // The welcome says the server has each client on the route.
+//! let mut alice = client::connect(&url).await?;
+//! assert_eq!(next(&mut alice).await?, Message::text("welcome"));
+//! let mut bob = client::connect(&url).await?;
+//! assert_eq!(next(&mut bob).await?, Message::text("welcome"));
+//!
+//! alice.send(Message::text("hi bob")).await?;
+//! assert_eq!(next(&mut bob).await?, Message::text("hi bob"));
+//!
+//! // A clean close: the server answers with the same code.
+//! let normal = ws_frame::CloseCode::NORMAL;
+//! assert_eq!(alice.close(normal, "bye").await?, normal);
+//! assert_eq!(bob.close(normal, "").await?, normal);
+//! server.shutdown().await; // any connection still open would be closed with 1001
 //! # Ok(()) }
 //! ```
+//!
+//! The binary (`cargo run --release -p ws-server`) serves [`apps`]' handlers and the chat
+//! demo page at `/`; its routes and settings are in the workspace README and `ws-server --help`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
