@@ -66,8 +66,17 @@
 //! `BytesMut::split_to(..).freeze()`, which is O(1) (the first split of a `Vec`-backed buffer
 //! allocates one shared header; later ones only bump a count). A fragmented message is copied
 //! once into its own buffer as it is put together. A [`Session`] that is idle holds no buffer:
-//! its output buffer is handed out whole by `poll_transmit`, and its event queue is released
-//! after a burst.
+//! its transmit queue and its event queue are released whenever they empty.
+//!
+//! # Size
+//!
+//! A server keeps one [`Session`] per connection, most of them idle, so the session is kept
+//! small: 240 bytes on 64-bit targets (a test in `ws-server` holds it there). Limits and
+//! timer settings are stored as 32-bit values (milliseconds for times; see [`Limits`] and
+//! [`crate::session::Config`]), the session keeps its limits only in its decoder, the
+//! protocol error only in the decoder (the session's state says whether it took effect),
+//! and rare state (a fragmented message being put together, a client's mask source) is
+//! boxed.
 //!
 //! A broadcast is encoded once into a [`SharedFrame`]; [`Session::send_shared`] queues the
 //! same bytes for every server session.

@@ -64,12 +64,12 @@ pub struct Decoder {
 #[derive(Clone, Copy, Debug)]
 enum State {
     Header,
-    /// INVARIANT: `unmasked <= len <= limits.max_frame_payload`; the first `unmasked` bytes of
-    /// the caller's buffer are this frame's payload, unmasked and validated.
+    /// INVARIANT: `unmasked <= header.payload_len <= limits.max_frame_payload <= u32::MAX`;
+    /// the first `unmasked` bytes of the caller's buffer are this frame's payload, unmasked and
+    /// validated.
     Payload {
         header: FrameHeader,
-        len: usize,
-        unmasked: usize,
+        unmasked: u32,
     },
 }
 
@@ -140,6 +140,12 @@ impl Decoder {
         &self.limits
     }
 
+    /// The protocol error that stopped this decoder, if one did (every later
+    /// [`Decoder::decode`] returns it).
+    pub const fn error(&self) -> Option<Error> {
+        self.failed
+    }
+
     /// Whether a fragmented data message has begun and not yet ended.
     pub const fn is_message_open(&self) -> bool {
         self.message.is_some()
@@ -155,28 +161,25 @@ impl Decoder {
             let Some((header, used)) = FrameHeader::decode(src)? else {
                 return Ok(None);
             };
-            let len = self.check_header(&header)?;
+            self.check_header(&header)?;
             src.advance(used);
             self.state = State::Payload {
                 header,
-                len,
                 unmasked: 0,
             };
         }
-        let State::Payload {
-            header,
-            len,
-            unmasked,
-        } = &mut self.state
-        else {
+        let State::Payload { header, unmasked } = &mut self.state else {
             unreachable!("the state was set to Payload just above")
         };
-        let (header, len) = (*header, *len);
+        let header = *header;
+        let len = usize::try_from(header.payload_len)
+            .expect("INVARIANT (State::Payload): the length is at most u32::MAX");
+        let done = *unmasked as usize; // u32 -> usize: lossless
         let available = src.len().min(len);
-        if available > *unmasked {
-            let fresh = &mut src[*unmasked..available];
+        if available > done {
+            let fresh = &mut src[done..available];
             if let Some(key) = header.mask {
-                apply_mask(fresh, key, *unmasked);
+                apply_mask(fresh, key, done);
             }
             if header.opcode.is_data()
                 && let Some(msg) = self
@@ -186,7 +189,7 @@ impl Decoder {
             {
                 msg.utf8.feed(fresh, false)?;
             }
-            *unmasked = available;
+            *unmasked = u32::try_from(available).expect("INVARIANT: available <= len <= u32::MAX");
         }
         if available < len {
             src.reserve((len - src.len()).min(MAX_RESERVE));
@@ -211,9 +214,9 @@ impl Decoder {
         Ok(Some(Frame { header, payload }))
     }
 
-    /// Applies every rule the header alone decides, updates the message state, and returns the
-    /// payload length as a `usize`.
-    fn check_header(&mut self, h: &FrameHeader) -> Result<usize, Error> {
+    /// Applies every rule the header alone decides (so a payload that passes fits in
+    /// `max_frame_payload`, hence in `u32`), and updates the message state.
+    fn check_header(&mut self, h: &FrameHeader) -> Result<(), Error> {
         // RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame that is
         // not masked"; "A client MUST close a connection if it detects a masked frame."
         match (self.role, h.mask.is_some()) {
@@ -240,15 +243,14 @@ impl Decoder {
             }
         }
         let max_frame = self.limits.max_frame_payload();
-        let len = usize::try_from(h.payload_len)
-            .ok()
-            .filter(|len| *len <= max_frame)
-            .ok_or(Error::FrameTooLarge {
+        if usize::try_from(h.payload_len).map_or(true, |len| len > max_frame) {
+            return Err(Error::FrameTooLarge {
                 len: h.payload_len,
-                max: max_frame as u64,
-            })?;
+                max: u32::try_from(max_frame).unwrap_or(u32::MAX),
+            });
+        }
         if h.opcode.is_control() {
-            return Ok(len);
+            return Ok(());
         }
         // RFC 6455 §5.4: fragments of one message are not interleaved with another's.
         let (opcode, transformed, total, fragments) = match (h.opcode, &self.message) {
@@ -266,12 +268,12 @@ impl Decoder {
         if total > max_message {
             return Err(Error::MessageTooLarge {
                 len: total,
-                max: max_message,
+                max: u32::try_from(max_message).unwrap_or(u32::MAX),
             });
         }
         if fragments > self.limits.max_fragments() {
             return Err(Error::TooManyFragments {
-                max: self.limits.max_fragments() as u64,
+                max: u32::try_from(self.limits.max_fragments()).unwrap_or(u32::MAX),
             });
         }
         match &mut self.message {
@@ -289,6 +291,6 @@ impl Decoder {
                 });
             }
         }
-        Ok(len)
+        Ok(())
     }
 }

@@ -26,22 +26,26 @@ use crate::{CloseCode, FrameHeader, OpCode, Role, apply_mask};
 #[derive(Debug)]
 pub struct Encoder {
     role: Role,
-    /// `None` for a server, which never masks.
-    masks: Option<MaskSource>,
+    /// `None` for a server, which never masks (boxed: a server session carries no space for it).
+    masks: Option<Box<MaskSource>>,
 }
 
 impl Encoder {
     /// An encoder for `role`; a client draws its masks from the operating system's
     /// cryptographic random source.
     pub fn new(role: Role) -> Self {
-        let masks = role.masks_outgoing().then(MaskSource::random);
+        let masks = role
+            .masks_outgoing()
+            .then(|| Box::new(MaskSource::random()));
         Self { role, masks }
     }
 
     /// An encoder whose masks come from `next` (for tests and test vectors). A server never
     /// calls it.
     pub fn with_mask_source(role: Role, next: impl FnMut() -> [u8; 4] + Send + 'static) -> Self {
-        let masks = role.masks_outgoing().then(|| MaskSource::custom(next));
+        let masks = role
+            .masks_outgoing()
+            .then(|| Box::new(MaskSource::custom(next)));
         Self { role, masks }
     }
 
@@ -91,7 +95,7 @@ impl Encoder {
             fin,
             rsv: rsv & 0x70,
             opcode,
-            mask: self.masks.as_mut().map(MaskSource::next_key),
+            mask: self.masks.as_deref_mut().map(MaskSource::next_key),
             payload_len: len as u64,
         }
     }

@@ -64,7 +64,7 @@ pub enum Error {
         /// The declared payload length.
         len: u64,
         /// The limit.
-        max: u64,
+        max: u32,
     },
     /// A message over [`crate::Limits::max_message_size`].
     #[error("message of at least {len} bytes exceeds the limit of {max}")]
@@ -72,13 +72,13 @@ pub enum Error {
         /// The message length so far, including the frame that crossed the limit.
         len: u64,
         /// The limit.
-        max: u64,
+        max: u32,
     },
     /// A message in more frames than [`crate::Limits::max_fragments`].
     #[error("message in more than {max} fragments")]
     TooManyFragments {
         /// The limit.
-        max: u64,
+        max: u32,
     },
 
     // ---- the local application: nothing to send, these are caller errors ----

@@ -151,11 +151,7 @@ impl Server {
                     .registry
                     .on_path(&b.ns)
                     .into_iter()
-                    .filter(|e| {
-                        crate::registry::lock(&e.session)
-                            .as_ref()
-                            .is_some_and(|s| b.except_session_ids.contains(&s.session_id))
-                    })
+                    .filter(|e| e.has_session_in(&b.except_session_ids))
                     .map(|e| e.id)
                     .collect();
                 let targets = self.inner.registry.on_path(&b.ns);

@@ -1,15 +1,38 @@
 //! Who is connected, and where: connections, paths, rooms and user sessions.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// A connection id: random, so that ids from different instances of a cluster rarely meet
-/// (a Tina4 envelope's `exclude` is compared with every instance's ids). Shown as 16
-/// lowercase hex digits.
+/// A connection id, shown as 16 lowercase hex digits. It says where the connection lives
+/// (its shard, top 8 bits, and its slot there, the next 24) and carries 32 random bits, so
+/// that a slot's next connection gets another id and ids from different instances of a
+/// cluster rarely meet (a Tina4 envelope's `exclude` is compared with every instance's ids).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
+
+/// The most shards a server runs (the shard is 8 bits of a [`ConnId`]).
+pub(crate) const MAX_SHARDS: usize = 1 << 8;
+/// The most connections one shard holds (the slot is 24 bits of a [`ConnId`]).
+pub(crate) const MAX_SLOTS: u32 = 1 << 24;
+
+impl ConnId {
+    pub(crate) fn new(shard: u16, slot: u32, tag: u32) -> Self {
+        debug_assert!(usize::from(shard) < MAX_SHARDS && slot < MAX_SLOTS);
+        Self(u64::from(shard) << 56 | u64::from(slot) << 32 | u64::from(tag))
+    }
+
+    /// The shard it lives on (any value: an id from elsewhere may name a shard not here).
+    pub(crate) const fn shard(self) -> usize {
+        (self.0 >> 56) as usize
+    }
+
+    /// Its slot on its shard.
+    pub(crate) const fn slot(self) -> u32 {
+        ((self.0 >> 32) as u32) & (MAX_SLOTS - 1)
+    }
+}
 
 impl core::fmt::Display for ConnId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -44,38 +67,57 @@ pub struct SessionInfo {
 #[derive(Debug)]
 pub(crate) struct ConnEntry {
     pub(crate) id: ConnId,
-    pub(crate) path: String,
+    /// Shared with every connection on the same path (interned by the registry).
+    pub(crate) path: Arc<str>,
     pub(crate) query: Option<Box<str>>,
-    pub(crate) peer: SocketAddr,
-    /// The shard that owns the connection, and its slot there.
-    pub(crate) shard: u16,
-    pub(crate) slot: u32,
+    /// The peer's address, as IP and port (smaller than a `SocketAddr`).
+    peer_ip: IpAddr,
+    peer_port: u16,
     /// Set when the connection has ended or was dropped as a slow client: sends fail fast.
     gone: AtomicBool,
-    pub(crate) rooms: Mutex<HashSet<String>>,
-    pub(crate) session: Mutex<Option<Box<SessionInfo>>>,
+    /// `None` until it joins a room or a session (boxed: an idle connection stays small).
+    membership: Mutex<Option<Box<Membership>>>,
+}
+
+/// Where a connection belongs: its rooms and its user session.
+#[derive(Debug, Default)]
+struct Membership {
+    /// A connection is in few rooms: a list is smaller than a set.
+    rooms: Vec<String>,
+    session: Option<Box<SessionInfo>>,
 }
 
 impl ConnEntry {
     pub(crate) fn new(
         id: ConnId,
-        path: String,
+        path: Arc<str>,
         query: Option<Box<str>>,
         peer: SocketAddr,
-        shard: u16,
-        slot: u32,
     ) -> Self {
         Self {
             id,
             path,
             query,
-            peer,
-            shard,
-            slot,
+            peer_ip: peer.ip(),
+            peer_port: peer.port(),
             gone: AtomicBool::new(false),
-            rooms: Mutex::new(HashSet::new()),
-            session: Mutex::new(None),
+            membership: Mutex::new(None),
         }
+    }
+
+    /// Its user session, if it joined one.
+    pub(crate) fn session(&self) -> Option<SessionInfo> {
+        lock(&self.membership)
+            .as_ref()
+            .and_then(|m| m.session.as_deref().cloned())
+    }
+
+    /// Whether its user session is one of `ids`.
+    pub(crate) fn has_session_in(&self, ids: &[String]) -> bool {
+        lock(&self.membership)
+            .as_ref()
+            .and_then(|m| m.session.as_ref())
+            .is_some_and(|s| ids.contains(&s.session_id))
     }
 
     /// Whether sends to this connection are refused (it ended, or was dropped as slow).
@@ -90,9 +132,14 @@ impl ConnEntry {
     /// The address of this connection on its shard.
     pub(crate) const fn target(&self) -> crate::shard::Target {
         crate::shard::Target {
-            slot: self.slot,
+            slot: self.id.slot(),
             id: self.id,
         }
+    }
+
+    /// The peer's address (an IPv6 one without its flow info and scope id).
+    pub(crate) const fn peer(&self) -> SocketAddr {
+        SocketAddr::new(self.peer_ip, self.peer_port)
     }
 }
 
@@ -114,14 +161,16 @@ pub struct Stats {
 }
 
 /// The indexes. Locks are held only for map operations, never across an await.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
-    conns: RwLock<HashMap<ConnId, Arc<ConnEntry>>>,
-    paths: RwLock<HashMap<String, HashSet<ConnId>>>,
+    /// Per shard, its connections by slot; only that shard writes its directory.
+    dirs: Vec<RwLock<Vec<Option<Arc<ConnEntry>>>>>,
+    count: AtomicUsize,
+    paths: RwLock<HashMap<Arc<str>, HashSet<ConnId>>>,
     rooms: RwLock<HashMap<String, HashSet<ConnId>>>,
     users: RwLock<HashMap<String, HashSet<ConnId>>>,
-    next_id: AtomicU64,
-    ids: std::collections::hash_map::RandomState,
+    next_tag: AtomicU64,
+    tags: std::collections::hash_map::RandomState,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -139,36 +188,75 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Registry {
-    /// A fresh id: a randomly keyed hash of a counter, so unique here and unpredictable.
-    pub(crate) fn next_id(&self) -> ConnId {
-        use std::hash::BuildHasher;
-        loop {
-            let id = ConnId(
-                self.ids
-                    .hash_one(self.next_id.fetch_add(1, Ordering::Relaxed)),
-            );
-            if !read(&self.conns).contains_key(&id) {
-                return id;
-            }
+    /// A registry for `shards` shards.
+    pub(crate) fn new(shards: usize) -> Self {
+        Self {
+            dirs: (0..shards).map(|_| RwLock::new(Vec::new())).collect(),
+            count: AtomicUsize::new(0),
+            paths: RwLock::default(),
+            rooms: RwLock::default(),
+            users: RwLock::default(),
+            next_tag: AtomicU64::new(0),
+            tags: std::collections::hash_map::RandomState::new(),
         }
     }
 
+    /// The id of the next connection in `slot` of `shard`: its random part is a randomly
+    /// keyed hash of a counter, so unpredictable.
+    pub(crate) fn new_id(&self, shard: u16, slot: u32) -> ConnId {
+        use std::hash::BuildHasher;
+        let n = self.next_tag.fetch_add(1, Ordering::Relaxed);
+        let [a, b, c, d, ..] = self.tags.hash_one(n).to_le_bytes();
+        let tag = u32::from_le_bytes([a, b, c, d]);
+        ConnId::new(shard, slot, tag)
+    }
+
+    /// `path`, shared with the connections already on it.
+    pub(crate) fn intern_path(&self, path: &str) -> Arc<str> {
+        read(&self.paths)
+            .get_key_value(path)
+            .map_or_else(|| Arc::from(path), |(k, _)| k.clone())
+    }
+
+    /// Adds a connection (called by its shard).
     pub(crate) fn insert(&self, entry: Arc<ConnEntry>) {
         write(&self.paths)
             .entry(entry.path.clone())
             .or_default()
             .insert(entry.id);
-        write(&self.conns).insert(entry.id, entry);
+        let Some(dir) = self.dirs.get(entry.id.shard()) else {
+            return;
+        };
+        let slot = entry.id.slot() as usize;
+        let mut dir = write(dir);
+        if dir.len() <= slot {
+            dir.resize(slot + 1, None);
+        }
+        if dir[slot].replace(entry).is_none() {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Removes a connection from every index; returns its session, if it had one.
     pub(crate) fn remove(&self, id: ConnId) -> Option<SessionInfo> {
-        let entry = write(&self.conns).remove(&id)?;
+        let entry = {
+            let mut dir = write(self.dirs.get(id.shard())?);
+            let slot = dir.get_mut(id.slot() as usize)?;
+            if slot.as_ref().is_none_or(|e| e.id != id) {
+                return None;
+            }
+            slot.take()?
+        };
+        self.count.fetch_sub(1, Ordering::Relaxed);
         remove_from(&self.paths, &entry.path, id);
-        for room in lock(&entry.rooms).drain() {
+        let Membership { rooms, session } = lock(&entry.membership)
+            .take()
+            .map(|m| *m)
+            .unwrap_or_default();
+        for room in rooms {
             remove_from(&self.rooms, &room, id);
         }
-        let session = lock(&entry.session).take().map(|b| *b);
+        let session = session.map(|b| *b);
         if let Some(s) = &session {
             remove_from(&self.users, &s.user_id, id);
         }
@@ -176,21 +264,37 @@ impl Registry {
     }
 
     pub(crate) fn get(&self, id: ConnId) -> Option<Arc<ConnEntry>> {
-        read(&self.conns).get(&id).cloned()
+        read(self.dirs.get(id.shard())?)
+            .get(id.slot() as usize)?
+            .as_ref()
+            .filter(|e| e.id == id)
+            .cloned()
     }
 
     pub(crate) fn len(&self) -> usize {
-        read(&self.conns).len()
+        self.count.load(Ordering::Relaxed)
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<ConnEntry>> {
-        read(&self.conns).values().cloned().collect()
+        let mut out = Vec::with_capacity(self.len());
+        for dir in &self.dirs {
+            out.extend(read(dir).iter().flatten().cloned());
+        }
+        out
     }
 
     fn resolve(&self, ids: Option<&HashSet<ConnId>>) -> Vec<Arc<ConnEntry>> {
         let Some(ids) = ids else { return Vec::new() };
-        let conns = read(&self.conns);
-        ids.iter().filter_map(|id| conns.get(id).cloned()).collect()
+        let dirs: Vec<_> = self.dirs.iter().map(read).collect();
+        ids.iter()
+            .filter_map(|id| {
+                dirs.get(id.shard())?
+                    .get(id.slot() as usize)?
+                    .as_ref()
+                    .filter(|e| e.id == *id)
+                    .cloned()
+            })
+            .collect()
     }
 
     pub(crate) fn on_path(&self, path: &str) -> Vec<Arc<ConnEntry>> {
@@ -209,7 +313,13 @@ impl Registry {
         let Some(entry) = self.get(id) else {
             return false;
         };
-        lock(&entry.rooms).insert(room.to_owned());
+        {
+            let mut membership = lock(&entry.membership);
+            let rooms = &mut membership.get_or_insert_with(Box::default).rooms;
+            if !rooms.iter().any(|r| r == room) {
+                rooms.push(room.to_owned());
+            }
+        }
         write(&self.rooms)
             .entry(room.to_owned())
             .or_default()
@@ -221,7 +331,9 @@ impl Registry {
         let Some(entry) = self.get(id) else {
             return false;
         };
-        lock(&entry.rooms).remove(room);
+        if let Some(m) = lock(&entry.membership).as_mut() {
+            m.rooms.retain(|r| r != room);
+        }
         remove_from(&self.rooms, room, id)
     }
 
@@ -238,27 +350,29 @@ impl Registry {
             .entry(info.user_id.clone())
             .or_default()
             .insert(id);
-        let old = lock(&entry.session).replace(Box::new(info)).map(|b| *b);
-        if let Some(old) = &old {
-            let still_same_user = lock(&entry.session)
-                .as_ref()
-                .is_some_and(|s| s.user_id == old.user_id);
-            if !still_same_user {
-                remove_from(&self.users, &old.user_id, id);
-            }
+        let new_user = info.user_id.clone();
+        let old = lock(&entry.membership)
+            .get_or_insert_with(Box::default)
+            .session
+            .replace(Box::new(info))
+            .map(|b| *b);
+        if let Some(old) = &old
+            && old.user_id != new_user
+        {
+            remove_from(&self.users, &old.user_id, id);
         }
         Ok(old)
     }
 
     pub(crate) fn sessions(&self) -> Vec<SessionInfo> {
-        read(&self.conns)
-            .values()
-            .filter_map(|e| lock(&e.session).as_deref().cloned())
-            .collect()
+        self.all().iter().filter_map(|e| e.session()).collect()
     }
 }
 
-fn remove_from(index: &RwLock<HashMap<String, HashSet<ConnId>>>, key: &str, id: ConnId) -> bool {
+fn remove_from<K>(index: &RwLock<HashMap<K, HashSet<ConnId>>>, key: &str, id: ConnId) -> bool
+where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+{
     let mut map = write(index);
     let Some(set) = map.get_mut(key) else {
         return false;

@@ -108,7 +108,7 @@ impl Conn {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.entry.peer
+        self.entry.peer()
     }
 
     /// Queues a message for this connection. Returns false if the connection is gone or was
@@ -234,7 +234,7 @@ impl Builder {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         }
-        .min(usize::from(u16::MAX));
+        .min(crate::registry::MAX_SHARDS);
         let slot = Arc::new(std::sync::OnceLock::new());
         let runtime = tokio::runtime::Handle::current();
         let shards = (0..count)
@@ -248,7 +248,7 @@ impl Builder {
                 config: self.config,
                 routes: self.routes,
                 fallback: self.fallback,
-                registry: Registry::default(),
+                registry: Registry::new(count),
                 stats: Stats::default(),
                 shutdown,
                 done: done_rx,
@@ -361,11 +361,7 @@ impl Server {
         let targets = self.inner.registry.on_path(ns);
         let except: Vec<ConnId> = targets
             .iter()
-            .filter(|e| {
-                crate::registry::lock(&e.session)
-                    .as_ref()
-                    .is_some_and(|s| except_session_ids.contains(&s.session_id))
-            })
+            .filter(|e| e.has_session_in(except_session_ids))
             .map(|e| e.id)
             .collect();
         let n = self.deliver(&Message::text(message).to_frame(), targets, &except);
@@ -438,7 +434,7 @@ impl Server {
             return false;
         };
         let info = SessionInfo {
-            ns: entry.path.clone(),
+            ns: entry.path.to_string(),
             user_id: user_id.to_owned(),
             session_id: session_id.to_owned(),
             metadata: metadata.map(str::to_owned),
@@ -457,10 +453,7 @@ impl Server {
 
     /// The user session joined on a connection, if any.
     pub fn session_of(&self, id: ConnId) -> Option<SessionInfo> {
-        self.inner
-            .registry
-            .get(id)
-            .and_then(|e| crate::registry::lock(&e.session).as_deref().cloned())
+        self.inner.registry.get(id).and_then(|e| e.session())
     }
 
     /// Sends `msg` to every connection of `user_id`. Returns how many (here).
@@ -519,7 +512,7 @@ impl Server {
         let mut n = 0;
         for entry in &targets {
             if !entry.is_gone() && !exclude.contains(&entry.id) {
-                per_shard[usize::from(entry.shard)].push(entry.target());
+                per_shard[entry.id.shard()].push(entry.target());
                 n += 1;
             }
         }
@@ -548,7 +541,7 @@ impl Server {
         if entry.is_gone() {
             return false;
         }
-        self.inner.shards[usize::from(entry.shard)].post(Cmd::DeliverOne {
+        self.inner.shards[entry.id.shard()].post(Cmd::DeliverOne {
             frame: frame.clone(),
             to: entry.target(),
         });
@@ -560,7 +553,7 @@ impl Server {
     }
 
     pub(crate) fn post_close(&self, entry: &ConnEntry, code: CloseCode, reason: &str) {
-        self.inner.shards[usize::from(entry.shard)].post(Cmd::Close {
+        self.inner.shards[entry.id.shard()].post(Cmd::Close {
             to: entry.target(),
             code,
             reason: reason.into(),
@@ -576,16 +569,30 @@ impl Server {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    fn handler_for(&self, path: &str) -> Option<Arc<dyn Handler>> {
-        self.inner
-            .routes
+    /// The route serving `path`: an index for [`Server::handler`].
+    fn route_for(&self, path: &str) -> Option<u16> {
+        let routes = &self.inner.routes;
+        let i = routes
             .iter()
-            .find(|(route, _)| match route {
+            .position(|(route, _)| match route {
                 Route::Exact(p) => p == path,
                 Route::Prefix(p) => path.starts_with(p.as_str()),
             })
-            .map(|(_, h)| h.clone())
-            .or_else(|| self.inner.fallback.clone())
+            .or_else(|| self.inner.fallback.as_ref().map(|_| routes.len()))?;
+        u16::try_from(i).ok()
+    }
+
+    /// The handler of a route that [`Server::route_for`] gave.
+    pub(crate) fn handler(&self, route: u16) -> &dyn Handler {
+        let i = usize::from(route);
+        match self.inner.routes.get(i) {
+            Some((_, h)) => h.as_ref(),
+            None => {
+                self.inner.fallback.as_deref().expect(
+                    "INVARIANT: route_for gives the fallback's index only when there is one",
+                )
+            }
+        }
     }
 }
 
@@ -695,7 +702,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
     if !req.is_upgrade() && http::is_http_route(req.path()) {
         return http::serve(stream, buf, req, &server, deadline).await;
     }
-    let Some(handler) = server.handler_for(req.path()) else {
+    let Some(route) = server.route_for(req.path()) else {
         return respond(&mut stream, &server, 404, "no such route\n").await;
     };
     let accept = match hs::accept(&req) {
@@ -718,7 +725,6 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
     hs::write_response(&accept, None, &[], &mut out);
     stream.write_all(&out).await?;
 
-    let id = shared.registry.next_id();
     let request = RequestInfo {
         headers: req
             .headers()
@@ -727,12 +733,11 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
     };
     let adoption = Adoption {
         stream: stream.into_std()?,
-        id,
         path: req.path().to_owned(),
         query: req.query().map(Into::into),
         peer,
         request: Arc::new(request),
-        handler,
+        route,
         early: buf,
     };
     drop(req);

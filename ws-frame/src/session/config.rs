@@ -7,7 +7,8 @@ use crate::Limits;
 /// How a [`crate::Session`] behaves: limits, automatic pongs, and its timers.
 ///
 /// Every timer is off or generous by default; all times are measured with the `Instant`s the
-/// caller passes in.
+/// caller passes in. Times are kept in whole milliseconds (rounded up) and at most about 49
+/// days, so that the configuration every session carries stays small.
 ///
 /// ```
 /// use std::time::Duration;
@@ -21,11 +22,54 @@ use crate::Limits;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     limits: Limits,
+    timers: Timers,
+}
+
+/// Everything in a [`Config`] but the limits: what a [`crate::Session`] keeps beside its
+/// decoder (which holds the limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timers {
     auto_pong: bool,
-    keepalive: Option<Duration>,
-    pong_timeout: Duration,
-    idle_timeout: Option<Duration>,
-    close_timeout: Duration,
+    /// Milliseconds; [`OFF`] for none.
+    keepalive: u32,
+    pong_timeout: u32,
+    /// Milliseconds; [`OFF`] for none.
+    idle_timeout: u32,
+    close_timeout: u32,
+}
+
+/// The stored value of a timer that is off.
+const OFF: u32 = u32::MAX;
+
+/// A duration as stored: whole milliseconds, rounded up, at most `OFF - 1`.
+#[allow(clippy::cast_possible_truncation)] // guarded: `ms < OFF` on the cast's branch
+const fn millis(d: Duration) -> u32 {
+    let ms = d.as_millis()
+        + if d.subsec_nanos().is_multiple_of(1_000_000) {
+            0
+        } else {
+            1
+        };
+    if ms >= OFF as u128 {
+        OFF - 1
+    } else {
+        ms as u32
+    }
+}
+
+const fn optional_millis(d: Option<Duration>) -> u32 {
+    match d {
+        Some(d) => millis(d),
+        None => OFF,
+    }
+}
+
+const fn duration(ms: u32) -> Duration {
+    Duration::from_millis(ms as u64)
+}
+
+const fn optional_duration(ms: u32) -> Option<Duration> {
+    if ms == OFF { None } else { Some(duration(ms)) }
 }
 
 impl Config {
@@ -42,30 +86,39 @@ impl Config {
     /// Whether a ping is answered with a pong automatically (default: yes). The
     /// [`crate::Event::Ping`] is reported either way.
     pub const fn auto_pong(&self) -> bool {
-        self.auto_pong
+        self.timers.auto_pong
     }
 
     /// After this long without receiving anything, send a ping (default: off).
     pub const fn keepalive(&self) -> Option<Duration> {
-        self.keepalive
+        optional_duration(self.timers.keepalive)
     }
 
     /// How long a keepalive ping may go without any reply before the connection is
     /// declared dead (default 10 s).
     pub const fn pong_timeout(&self) -> Duration {
-        self.pong_timeout
+        duration(self.timers.pong_timeout)
     }
 
     /// After this long without receiving anything, close with 1001 "idle timeout" (default:
     /// off). Keepalive pongs count as traffic, so keepalive shorter than this keeps a live
     /// but quiet peer open.
     pub const fn idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeout
+        optional_duration(self.timers.idle_timeout)
     }
 
     /// After sending a close frame, how long to wait for the peer's (default 5 s).
     pub const fn close_timeout(&self) -> Duration {
-        self.close_timeout
+        duration(self.timers.close_timeout)
+    }
+
+    /// The configuration made of `limits` and `timers` (how a session gives its own back).
+    pub(crate) const fn from_parts(limits: Limits, timers: Timers) -> Self {
+        Self { limits, timers }
+    }
+
+    pub(crate) const fn timers(&self) -> Timers {
+        self.timers
     }
 
     /// Sets [`Config::limits`].
@@ -78,35 +131,35 @@ impl Config {
     /// Sets [`Config::auto_pong`].
     #[must_use]
     pub const fn with_auto_pong(mut self, on: bool) -> Self {
-        self.auto_pong = on;
+        self.timers.auto_pong = on;
         self
     }
 
     /// Sets [`Config::keepalive`].
     #[must_use]
     pub const fn with_keepalive(mut self, interval: Option<Duration>) -> Self {
-        self.keepalive = interval;
+        self.timers.keepalive = optional_millis(interval);
         self
     }
 
     /// Sets [`Config::pong_timeout`].
     #[must_use]
     pub const fn with_pong_timeout(mut self, timeout: Duration) -> Self {
-        self.pong_timeout = timeout;
+        self.timers.pong_timeout = millis(timeout);
         self
     }
 
     /// Sets [`Config::idle_timeout`].
     #[must_use]
     pub const fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.idle_timeout = timeout;
+        self.timers.idle_timeout = optional_millis(timeout);
         self
     }
 
     /// Sets [`Config::close_timeout`].
     #[must_use]
     pub const fn with_close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
+        self.timers.close_timeout = millis(timeout);
         self
     }
 }
@@ -115,11 +168,39 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
-            auto_pong: true,
-            keepalive: None,
-            pong_timeout: Self::DEFAULT_PONG_TIMEOUT,
-            idle_timeout: None,
-            close_timeout: Self::DEFAULT_CLOSE_TIMEOUT,
+            timers: Timers {
+                auto_pong: true,
+                keepalive: OFF,
+                pong_timeout: millis(Self::DEFAULT_PONG_TIMEOUT),
+                idle_timeout: OFF,
+                close_timeout: millis(Self::DEFAULT_CLOSE_TIMEOUT),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_up_to_milliseconds_and_saturate() {
+        let c = Config::default()
+            .with_keepalive(Some(Duration::from_micros(1500)))
+            .with_idle_timeout(Some(Duration::from_secs(u64::MAX)))
+            .with_pong_timeout(Duration::ZERO);
+        assert_eq!(c.keepalive(), Some(Duration::from_millis(2)));
+        assert_eq!(
+            c.idle_timeout(),
+            Some(Duration::from_millis(u64::from(OFF - 1)))
+        );
+        assert_eq!(c.pong_timeout(), Duration::ZERO);
+        assert_eq!(c.close_timeout(), Config::DEFAULT_CLOSE_TIMEOUT);
+        assert_eq!(Config::default().keepalive(), None);
+        assert_eq!(
+            c.with_keepalive(None).keepalive(),
+            None,
+            "a timer can be turned off again"
+        );
     }
 }

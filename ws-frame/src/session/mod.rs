@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 pub use config::Config;
+use config::Timers;
 
 use crate::{
     CloseCode, CloseFrame, Decoder, Encoder, Error, Frame, OpCode, Role, SharedFrame, Utf8Bytes,
@@ -58,39 +59,47 @@ use crate::{
 /// ```
 #[derive(Debug)]
 pub struct Session {
-    role: Role,
-    config: Config,
+    /// The configuration but its limits, which the decoder holds.
+    timers: Timers,
     decoder: Decoder,
     encoder: Encoder,
     state: State,
-    /// A fragmented data message being put together: its opcode and the bytes so far.
-    assembling: Option<(OpCode, BytesMut)>,
-    /// Small writes (control frames, copied payloads), in order after `queue`.
-    out: BytesMut,
-    /// Buffers to transmit before `out`: flushed parts of `out` and shared frames.
-    queue: VecDeque<Bytes>,
-    /// Bytes in `queue` and `out` together.
+    /// Open: when an outstanding keepalive ping times out. CloseSent: when the wait for the
+    /// peer's close ends. Otherwise `None`. (Kept beside `state` rather than in it, so that the
+    /// state is one byte.)
+    deadline: Option<Instant>,
+    /// A fragmented data message being put together: its opcode and the bytes so far (boxed:
+    /// rare, and an idle session should stay small).
+    assembling: Option<Box<(OpCode, BytesMut)>>,
+    /// What waits for [`Session::poll_transmit`], in order: frames encoded here (consecutive
+    /// ones share a buffer) and shared frames.
+    queue: VecDeque<Chunk>,
+    /// Bytes in `queue`.
     pending: usize,
     events: VecDeque<Event>,
     last_rx: Instant,
-    /// Set while a keepalive ping waits for any reply.
-    pong_deadline: Option<Instant>,
-    /// A protocol error found behind messages the application has not taken yet. It takes
-    /// effect once they are taken, so that replies to them go out before the close frame.
-    deferred: Option<Error>,
+}
+
+/// A buffer waiting to be transmitted.
+#[derive(Debug)]
+enum Chunk {
+    /// Bytes shared with other sessions (a [`SharedFrame`]).
+    Shared(Bytes),
+    /// Frames encoded by this session; more may be appended.
+    Own(BytesMut),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
+    /// Messages flow (`deadline`: a keepalive ping's pong timeout, if one is outstanding).
     Open,
-    /// We sent a close frame and wait for the peer's until the deadline, discarding data.
-    CloseSent {
-        deadline: Instant,
-    },
+    /// We sent a close frame and wait for the peer's until `deadline`, discarding data.
+    CloseSent,
     /// The close handshake finished, or timed out; only output remains.
     Closed,
     /// The peer broke the protocol; a close frame is queued and nothing else happens.
-    Failed(Error),
+    /// The decoder holds the error ([`Decoder::error`]).
+    Failed,
 }
 
 /// What a [`Session`] reports to the application.
@@ -142,19 +151,16 @@ impl Session {
     pub fn with_encoder(encoder: Encoder, config: Config, now: Instant) -> Self {
         let role = encoder.role();
         Self {
-            role,
-            config,
+            timers: config.timers(),
             decoder: Decoder::new(role, *config.limits()),
             encoder,
             state: State::Open,
+            deadline: None,
             assembling: None,
-            out: BytesMut::new(),
             queue: VecDeque::new(),
             pending: 0,
             events: VecDeque::new(),
             last_rx: now,
-            pong_deadline: None,
-            deferred: None,
         }
     }
 
@@ -173,36 +179,35 @@ impl Session {
     /// A protocol error from the peer. A close frame with [`Error::close_code`] is then queued
     /// for [`Session::poll_transmit`], and this and every later input returns the same error.
     pub fn handle_bytes(&mut self, now: Instant, src: &mut BytesMut) -> Result<(), Error> {
-        if let Some(e) = self.deferred {
+        if let Some(e) = self.deferred() {
             if self.events.is_empty() {
-                self.deferred = None;
                 return Err(self.fail(e));
             }
             return Ok(());
         }
         match self.state {
-            State::Failed(e) => return Err(e),
+            State::Failed => return Err(self.failure()),
             State::Closed => {
                 src.clear();
                 return Ok(());
             }
-            State::Open | State::CloseSent { .. } => {}
+            State::Open | State::CloseSent => {}
         }
         if !src.is_empty() {
             self.last_rx = now;
-            self.pong_deadline = None;
+            self.set_pong_deadline(None);
         }
         loop {
             let frame = match self.decoder.decode(src) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(()),
-                Err(e)
+                // The decoder keeps the error: it takes effect once these events are taken.
+                Err(_)
                     if self
                         .events
                         .iter()
                         .any(|ev| matches!(ev, Event::Text(_) | Event::Binary(_))) =>
                 {
-                    self.deferred = Some(e);
                     return Ok(());
                 }
                 Err(e) => return Err(self.fail(e)),
@@ -218,9 +223,9 @@ impl Session {
     /// Runs the timers due at `now`: keepalive ping, pong timeout, idle timeout, close timeout.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
-            State::Closed | State::Failed(_) => {}
-            State::CloseSent { deadline } => {
-                if now >= deadline {
+            State::Closed | State::Failed => {}
+            State::CloseSent => {
+                if self.deadline.is_some_and(|d| now >= d) {
                     self.finish(
                         CloseCode::ABNORMAL,
                         Utf8Bytes::from_static("close timeout"),
@@ -229,7 +234,7 @@ impl Session {
                 }
             }
             State::Open => {
-                if self.pong_deadline.is_some_and(|d| now >= d) {
+                if self.deadline.is_some_and(|d| now >= d) {
                     self.finish(
                         CloseCode::ABNORMAL,
                         Utf8Bytes::from_static("pong timeout"),
@@ -239,7 +244,7 @@ impl Session {
                     self.start_close(now, CloseCode::GOING_AWAY, "idle timeout");
                 } else if self.ping_due().is_some_and(|d| now >= d) {
                     self.push_frame(OpCode::Ping, b"");
-                    self.pong_deadline = Some(now + self.config.pong_timeout());
+                    self.set_pong_deadline(Some(now + self.config().pong_timeout()));
                 }
             }
         }
@@ -274,12 +279,12 @@ impl Session {
     /// As [`Session::send`].
     pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), Error> {
         self.check_open()?;
-        if self.role.masks_outgoing() {
+        if self.role().masks_outgoing() {
             self.push_frame(frame.opcode(), frame.payload());
         } else {
-            self.flush_out_to_queue();
             self.pending += frame.len();
-            self.queue.push_back(frame.as_bytes().clone());
+            self.queue
+                .push_back(Chunk::Shared(frame.as_bytes().clone()));
         }
         Ok(())
     }
@@ -294,7 +299,7 @@ impl Session {
         if !code.is_valid_on_wire() {
             return Err(Error::CloseCodeNotSendable(code.as_u16()));
         }
-        if self.state == State::Open {
+        if self.is_open() {
             self.start_close(now, code, reason);
         }
         Ok(())
@@ -305,12 +310,14 @@ impl Session {
     /// The next bytes to write to the transport, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let next = match self.queue.pop_front() {
-            Some(bytes) => bytes,
-            // Taking the buffer (rather than splitting it) leaves none behind while idle.
-            None if !self.out.is_empty() => std::mem::take(&mut self.out).freeze(),
-            None => return None,
+        let next = match self.queue.pop_front()? {
+            Chunk::Shared(bytes) => bytes,
+            Chunk::Own(buf) => buf.freeze(),
         };
+        if self.queue.is_empty() {
+            // Leave no buffer behind while idle.
+            self.queue = VecDeque::new();
+        }
         self.pending -= next.len();
         Some(next)
     }
@@ -319,9 +326,9 @@ impl Session {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::Closed | State::Failed(_) => None,
-            State::CloseSent { deadline } => Some(deadline),
-            State::Open => [self.pong_deadline, self.idle_deadline(), self.ping_due()]
+            State::Closed | State::Failed => None,
+            State::CloseSent => self.deadline,
+            State::Open => [self.deadline, self.idle_deadline(), self.ping_due()]
                 .into_iter()
                 .flatten()
                 .min(),
@@ -335,12 +342,12 @@ impl Session {
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
         if event.is_none()
-            && let Some(e) = self.deferred.take()
+            && let Some(e) = self.deferred()
         {
             self.fail(e);
         }
-        if self.events.is_empty() && self.events.capacity() > 16 {
-            // A burst is over: do not keep its memory while idle.
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // Do not keep a buffer while idle.
             self.events = VecDeque::new();
         }
         event
@@ -350,19 +357,19 @@ impl Session {
 
     /// The role.
     pub const fn role(&self) -> Role {
-        self.role
+        self.encoder.role()
     }
 
     /// The configuration.
-    pub const fn config(&self) -> &Config {
-        &self.config
+    pub const fn config(&self) -> Config {
+        Config::from_parts(*self.decoder.limits(), self.timers)
     }
 
     /// Whether the session is over: after the close handshake, a close or pong timeout, or a
     /// protocol error. Write out what [`Session::poll_transmit`] still gives, then close the
     /// transport.
     pub const fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closed | State::Failed(_))
+        matches!(self.state, State::Closed | State::Failed)
     }
 
     /// Whether messages may still be sent (the close handshake has not begun).
@@ -373,7 +380,7 @@ impl Session {
     /// The protocol error that ended the session, if one did.
     pub const fn error(&self) -> Option<Error> {
         match self.state {
-            State::Failed(e) => Some(e),
+            State::Failed => self.decoder.error(),
             _ => None,
         }
     }
@@ -387,10 +394,10 @@ impl Session {
 
     fn handle_frame(&mut self, frame: Frame) {
         let Frame { header, payload } = frame;
-        let open = self.state == State::Open;
+        let open = self.is_open();
         match header.opcode {
             OpCode::Ping => {
-                if open && self.config.auto_pong() {
+                if open && self.config().auto_pong() {
                     self.push_frame(OpCode::Pong, &payload);
                 }
                 self.events.push_back(Event::Ping(payload));
@@ -417,11 +424,11 @@ impl Session {
                 if header.fin {
                     self.push_message(header.opcode, payload);
                 } else {
-                    self.assembling = Some((header.opcode, BytesMut::from(&payload[..])));
+                    self.assembling = Some(Box::new((header.opcode, BytesMut::from(&payload[..]))));
                 }
             }
             OpCode::Continuation => {
-                let (opcode, mut buf) = self
+                let (opcode, mut buf) = *self
                     .assembling
                     .take()
                     .expect("INVARIANT: the decoder checked a message is open");
@@ -429,7 +436,7 @@ impl Session {
                 if header.fin {
                     self.push_message(opcode, buf.freeze());
                 } else {
-                    self.assembling = Some((opcode, buf));
+                    self.assembling = Some(Box::new((opcode, buf)));
                 }
             }
         }
@@ -444,43 +451,38 @@ impl Session {
     }
 
     fn push_frame(&mut self, opcode: OpCode, payload: &[u8]) {
-        let before = self.out.len();
-        self.encoder.encode(opcode, true, payload, &mut self.out);
-        self.pending += self.out.len() - before;
+        let out = own_buffer(&mut self.queue);
+        let before = out.len();
+        self.encoder.encode(opcode, true, payload, out);
+        self.pending += out.len() - before;
     }
 
     fn push_close(&mut self, code: CloseCode, reason: &str) {
-        let before = self.out.len();
-        self.encoder.encode_close(Some(code), reason, &mut self.out);
-        self.pending += self.out.len() - before;
-    }
-
-    fn flush_out_to_queue(&mut self) {
-        if !self.out.is_empty() {
-            self.queue.push_back(std::mem::take(&mut self.out).freeze());
-        }
+        let out = own_buffer(&mut self.queue);
+        let before = out.len();
+        self.encoder.encode_close(Some(code), reason, out);
+        self.pending += out.len() - before;
     }
 
     fn check_open(&self) -> Result<(), Error> {
         match self.state {
             State::Open => Ok(()),
-            State::Failed(e) => Err(e),
-            State::CloseSent { .. } | State::Closed => Err(Error::Closing),
+            State::Failed => Err(self.failure()),
+            State::CloseSent | State::Closed => Err(Error::Closing),
         }
     }
 
     fn start_close(&mut self, now: Instant, code: CloseCode, reason: &str) {
         self.push_close(code, reason);
         self.assembling = None;
-        self.state = State::CloseSent {
-            deadline: now + self.config.close_timeout(),
-        };
+        self.state = State::CloseSent;
+        self.deadline = Some(now + self.config().close_timeout());
     }
 
     fn finish(&mut self, code: CloseCode, reason: Utf8Bytes, clean: bool) {
         self.assembling = None;
-        self.pong_deadline = None;
         self.state = State::Closed;
+        self.deadline = None;
         self.events.push_back(Event::Closed {
             code,
             reason,
@@ -489,25 +491,73 @@ impl Session {
     }
 
     fn fail(&mut self, e: Error) -> Error {
-        if self.state == State::Open
+        debug_assert_eq!(
+            self.decoder.error(),
+            Some(e),
+            "only decoder errors fail a session"
+        );
+        if self.is_open()
             && let Some(code) = e.close_code()
         {
             self.push_close(code, "");
         }
         self.assembling = None;
-        self.state = State::Failed(e);
+        self.state = State::Failed;
+        self.deadline = None;
         e
     }
 
+    /// The error that failed the session (the decoder's, which it keeps).
+    fn failure(&self) -> Error {
+        self.decoder
+            .error()
+            .expect("INVARIANT: the session fails only on a decoder error")
+    }
+
+    /// A protocol error found behind messages the application has not taken yet (the decoder
+    /// keeps it; it takes effect once they are taken, so that replies to them go out before
+    /// the close frame).
+    const fn deferred(&self) -> Option<Error> {
+        match self.state {
+            State::Open | State::CloseSent => self.decoder.error(),
+            State::Closed | State::Failed => None,
+        }
+    }
+
+    /// While open: when an outstanding keepalive ping times out.
+    const fn pong_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Open => self.deadline,
+            _ => None,
+        }
+    }
+
+    fn set_pong_deadline(&mut self, at: Option<Instant>) {
+        if self.state == State::Open {
+            self.deadline = at;
+        }
+    }
+
     fn idle_deadline(&self) -> Option<Instant> {
-        self.config.idle_timeout().map(|t| self.last_rx + t)
+        self.config().idle_timeout().map(|t| self.last_rx + t)
     }
 
     /// When the next keepalive ping is due (none while one is outstanding).
     fn ping_due(&self) -> Option<Instant> {
-        match self.pong_deadline {
+        match self.pong_deadline() {
             Some(_) => None,
-            None => self.config.keepalive().map(|t| self.last_rx + t),
+            None => self.config().keepalive().map(|t| self.last_rx + t),
         }
+    }
+}
+
+/// The buffer at the back of `queue` that frames encoded by the session go into.
+fn own_buffer(queue: &mut VecDeque<Chunk>) -> &mut BytesMut {
+    if !matches!(queue.back(), Some(Chunk::Own(_))) {
+        queue.push_back(Chunk::Own(BytesMut::new()));
+    }
+    match queue.back_mut() {
+        Some(Chunk::Own(buf)) => buf,
+        _ => unreachable!("an own buffer was pushed just above"),
     }
 }
