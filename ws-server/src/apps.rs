@@ -77,7 +77,7 @@ impl Handler for PathChat {
 /// `?user=U&session=S` on any path joins session `S` of user `U`, in namespace = the path.
 fn join_session_from_query(conn: &Conn) {
     if let (Some(user), Some(session)) = (conn.query_param("user"), conn.query_param("session")) {
-        conn.server().join_session(conn.id(), user, session, None);
+        conn.server().join_session(conn.id(), &user, &session, None);
     }
 }
 

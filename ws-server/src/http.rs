@@ -248,15 +248,19 @@ pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes and `+` (a space, as forms and `URLSearchParams` write it); a `%`
+/// not followed by two hex digits stays as it is, and invalid UTF-8 becomes U+FFFD.
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = core::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
+                let (hi, lo) = (bytes[i + 1], bytes[i + 2]);
+                let hex = (hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit())
+                    .then(|| core::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+                    .flatten()
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
@@ -298,6 +302,11 @@ mod tests {
         );
         assert_eq!(query_param("a=b+c", "a").as_deref(), Some("b c"));
         assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
+        assert_eq!(query_param("a=%+1", "a").as_deref(), Some("% 1"));
+        assert_eq!(
+            query_param("user=Ana%20Mar%C3%ADa", "user").as_deref(),
+            Some("Ana María")
+        );
         assert_eq!(query_param("a=1", "b"), None);
     }
 

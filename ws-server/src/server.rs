@@ -80,11 +80,18 @@ impl Conn {
         self.entry.query.as_deref()
     }
 
-    /// The value of query parameter `name` (not percent-decoded).
-    pub fn query_param(&self, name: &str) -> Option<&str> {
+    /// The value of query parameter `name`, percent-decoded (`%XX`, and `+` as a space);
+    /// borrowed when it has no escapes.
+    pub fn query_param(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.query()?.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == name).then_some(v)
+            (k == name).then(|| {
+                if v.contains(['%', '+']) {
+                    std::borrow::Cow::Owned(http::percent_decode(v))
+                } else {
+                    std::borrow::Cow::Borrowed(v)
+                }
+            })
         })
     }
 
@@ -721,9 +728,10 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
     {
         return respond(&mut stream, &server, 503, "too many connections\n").await;
     }
-    let mut out = BytesMut::new();
-    hs::write_response(&accept, None, &[], &mut out);
-    stream.write_all(&out).await?;
+    // The shard writes the 101 once the connection is registered, so a client that has seen
+    // it is reached by every broadcast sent after.
+    let mut response = BytesMut::new();
+    hs::write_response(&accept, None, &[], &mut response);
 
     let request = RequestInfo {
         headers: req
@@ -738,6 +746,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
         peer,
         request: Arc::new(request),
         route,
+        response: response.freeze(),
         early: buf,
     };
     drop(req);

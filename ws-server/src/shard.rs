@@ -88,6 +88,8 @@ pub(crate) struct Adoption {
     pub(crate) request: Arc<RequestInfo>,
     /// The route serving the connection ([`Server::handler`]).
     pub(crate) route: u16,
+    /// The `101 Switching Protocols` response, written once the connection is registered.
+    pub(crate) response: Bytes,
     /// Bytes that arrived after the upgrade request.
     pub(crate) early: BytesMut,
 }
@@ -517,6 +519,7 @@ impl Shard {
             peer,
             request,
             route,
+            response,
             early,
         } = a;
         let slot = match self.free.pop() {
@@ -570,6 +573,10 @@ impl Shard {
             dirty: false,
             again: false,
         });
+        // The 101 goes first, ahead of anything the session or `on_open` sends.
+        if let Some(c) = self.conn_mut(slot) {
+            c.extra().out.push(response);
+        }
         self.live += 1;
         debug!(id = %id, %peer, path = conn.path(), "open");
         // The one callback that sees the request's headers.

@@ -14,7 +14,7 @@ impl Handler for IdReporter {
         if let (Some(user), Some(session)) = (conn.query_param("user"), conn.query_param("session"))
         {
             conn.server()
-                .join_session(conn.id(), user, session, Some(r#"{"role":"tester"}"#));
+                .join_session(conn.id(), &user, &session, Some(r#"{"role":"tester"}"#));
         }
         conn.send(conn.id().to_string());
     }
@@ -212,5 +212,31 @@ async fn http_api_roster_broadcast_and_direct() {
         raw_http(&server, req.as_bytes())
             .await
             .starts_with("HTTP/1.1 400 ")
+    );
+}
+
+/// A client that has seen the `101` is registered: a broadcast sent right after its
+/// `connect` returns reaches it (the shard writes the `101` only after registering it).
+#[tokio::test]
+async fn a_broadcast_right_after_the_upgrade_reaches_the_new_client() {
+    let server = start(config()).await;
+    let mut clients = Vec::new();
+    for i in 0..30 {
+        let mut c = connect(&server, "/fresh").await;
+        server.broadcast(format!("hello {i}"), &[], Some("/fresh"));
+        assert_eq!(next_message(&mut c).await, Message::text(format!("hello {i}")));
+        clients.push(c);
+    }
+}
+
+/// Query parameters are percent-decoded (`%XX`, and `+` as forms write a space).
+#[tokio::test]
+async fn session_query_parameters_are_percent_decoded() {
+    let server = start_with_ids(None).await;
+    let (_c, id) = connect_with_id(&server, "/p?user=Ana+Mar%C3%ADa&session=s%2F1").await;
+    let session = server.session_of(id).expect("a session");
+    assert_eq!(
+        (session.user_id.as_str(), session.session_id.as_str()),
+        ("Ana María", "s/1")
     );
 }
