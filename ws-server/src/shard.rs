@@ -40,8 +40,13 @@ use crate::{Message, Server};
 
 /// The waker's token; connection tokens are slab indexes.
 const WAKER: Token = Token(usize::MAX);
-/// The first read into an empty buffer reserves this much.
+/// A partial frame's buffer grows by at least this much per read.
 const READ_CHUNK: usize = 16 << 10;
+/// The shard's read scratch: reads with no partial frame pending go into it, and the
+/// payloads are split off it (so a block lives while any of its payloads does).
+const SCRATCH: usize = 64 << 10;
+/// A fresh scratch block replaces one with less room than this.
+const SCRATCH_MIN: usize = 4 << 10;
 /// The most one connection may read per loop iteration, so that one busy peer cannot starve
 /// the others; the rest is read on the next iteration.
 const READ_BUDGET: usize = 256 << 10;
@@ -165,6 +170,16 @@ pub(crate) fn start(
             shard.run(&server_slot);
         })?;
     Ok(handle)
+}
+
+/// What a read found.
+enum ReadOutcome {
+    /// The socket has nothing more for now.
+    Drained,
+    /// The read used its room or budget: read again on the next loop iteration.
+    More,
+    /// End of stream, or an error: the connection is over.
+    Ended,
 }
 
 /// One connection on its shard: small, since an idle connection is only this (and its
@@ -326,6 +341,8 @@ struct Shard {
     work: Vec<Cmd>,
     /// Output on its way to one connection's socket (kept to reuse its capacity).
     out: WriteQueue,
+    /// Where reads with no partial frame pending go (see [`SCRATCH`]).
+    scratch: BytesMut,
 }
 
 impl Shard {
@@ -345,6 +362,7 @@ impl Shard {
             shutting_down: false,
             work: Vec::new(),
             out: WriteQueue::default(),
+            scratch: BytesMut::new(),
         }
     }
 
@@ -604,45 +622,90 @@ impl Shard {
             // Nothing more is wanted from this peer; the socket closes once output is out.
             return;
         }
-        // An empty buffer takes no memory while idle: start a fresh one, which the payloads
-        // then share (no copy). A partial frame continues in its own buffer.
-        let pending = c.extra.as_mut().map(|e| std::mem::take(&mut e.rbuf));
-        let mut buf: Vec<u8> = match pending {
-            Some(rbuf) if !rbuf.is_empty() => rbuf.into(),
-            _ => Vec::with_capacity(READ_CHUNK),
+        let outcome = if c.extra.as_ref().is_some_and(|e| !e.rbuf.is_empty()) {
+            self.read_more(server, slot, now)
+        } else {
+            self.read_fresh(server, slot, now)
         };
+        let Some(c) = self.conn_mut(slot) else { return };
+        match outcome {
+            ReadOutcome::Drained => {}
+            ReadOutcome::More => {
+                if !c.again {
+                    c.again = true;
+                    self.again.push(slot);
+                }
+            }
+            ReadOutcome::Ended => {
+                // The peer closed TCP without (finishing) the close handshake.
+                c.set_closed(CloseCode::ABNORMAL, String::new);
+                self.finish(server, slot);
+                return;
+            }
+        }
+        self.mark_dirty(slot);
+    }
+
+    /// A read with no partial frame pending: one `read` into the shard's scratch block, whose
+    /// bytes then become the payloads without a copy. A short read means the socket is
+    /// drained (new bytes bring a new readiness event).
+    fn read_fresh(&mut self, server: &Server, slot: u32, now: Instant) -> ReadOutcome {
+        if self.scratch.len() < SCRATCH_MIN {
+            self.scratch = BytesMut::zeroed(SCRATCH);
+        }
+        let Some(Some(c)) = self.conns.get_mut(slot as usize) else {
+            return ReadOutcome::Drained;
+        };
+        let room = self.scratch.len();
+        let n = loop {
+            match (&c.stream).read(&mut self.scratch[..]) {
+                Ok(0) => return ReadOutcome::Ended,
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Drained,
+                Err(_) => return ReadOutcome::Ended,
+            }
+        };
+        let input = self.scratch.split_to(n);
+        self.handle_input(server, slot, input, now);
+        if n == room {
+            ReadOutcome::More
+        } else {
+            ReadOutcome::Drained
+        }
+    }
+
+    /// A read that continues a partial frame, in its own buffer: `read_to_end` reads until
+    /// the socket would block (or the budget is used), without zeroing the buffer first.
+    fn read_more(&mut self, server: &Server, slot: u32, now: Instant) -> ReadOutcome {
+        let Some(c) = self.conn_mut(slot) else {
+            return ReadOutcome::Drained;
+        };
+        let rbuf = c
+            .extra
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.rbuf))
+            .unwrap_or_default();
+        let mut buf: Vec<u8> = rbuf.into();
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
         let before = buf.len();
-        // `read_to_end` reads until the socket would block (what edge-triggered readiness
-        // needs), without zeroing the buffer first.
         let result = (&c.stream).take(READ_BUDGET as u64).read_to_end(&mut buf);
         let got = buf.len() - before;
-        let (eof, failed) = match &result {
-            Ok(_) if got < READ_BUDGET => (true, false),
-            Ok(_) => (false, false),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (false, false),
-            Err(_) => (false, true),
+        let outcome = match &result {
+            Ok(_) if got < READ_BUDGET => ReadOutcome::Ended,
+            Ok(_) => ReadOutcome::More,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::Drained,
+            Err(_) => ReadOutcome::Ended,
         };
         let input = BytesMut::from(Bytes::from(buf));
         if got > 0 {
             self.handle_input(server, slot, input, now);
-        } else if !input.is_empty() {
+        } else if let Some(c) = self.conn_mut(slot) {
             c.extra().rbuf = input;
         }
-        let Some(c) = self.conn_mut(slot) else { return };
-        if eof || failed {
-            // The peer closed TCP without (finishing) the close handshake.
-            c.set_closed(CloseCode::ABNORMAL, String::new);
-            self.finish(server, slot);
-            return;
-        }
-        if got == READ_BUDGET && !c.again {
-            c.again = true;
-            self.again.push(slot);
-        }
-        self.mark_dirty(slot);
+        outcome
     }
 
     /// Feeds `input` to the session of `slot` and dispatches its events; keeps what is left
@@ -657,6 +720,11 @@ impl Shard {
             input = BytesMut::new();
         }
         if !input.is_empty() {
+            // A partial frame header would otherwise pin the whole scratch block it was read
+            // into (a partial payload is already in its own buffer: the decoder reserved it).
+            if input.len() <= 64 {
+                input = BytesMut::from(&input[..]);
+            }
             c.extra().rbuf = input;
         }
         self.dispatch(server, slot, now);
