@@ -224,7 +224,10 @@ async fn a_broadcast_right_after_the_upgrade_reaches_the_new_client() {
     for i in 0..30 {
         let mut c = connect(&server, "/fresh").await;
         server.broadcast(format!("hello {i}"), &[], Some("/fresh"));
-        assert_eq!(next_message(&mut c).await, Message::text(format!("hello {i}")));
+        assert_eq!(
+            next_message(&mut c).await,
+            Message::text(format!("hello {i}"))
+        );
         clients.push(c);
     }
 }
