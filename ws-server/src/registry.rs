@@ -158,6 +158,8 @@ pub struct Stats {
     pub idle_closed: AtomicU64,
     /// Frames queued for delivery to local connections.
     pub frames_queued: AtomicU64,
+    /// Handler callbacks that panicked (each closed its connection with 1011).
+    pub handler_panics: AtomicU64,
 }
 
 /// The indexes. Locks are held only for map operations, never across an await.

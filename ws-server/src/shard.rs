@@ -430,6 +430,16 @@ impl Shard {
         }
     }
 
+    /// A callback of this connection panicked: close it with 1011.
+    fn handler_failed(&mut self, slot: u32, now: Instant) {
+        if let Some(c) = self.conn_mut(slot) {
+            let _ = c
+                .session
+                .close(now, CloseCode::INTERNAL_ERROR, "internal error");
+            self.mark_dirty(slot);
+        }
+    }
+
     fn conn_mut(&mut self, slot: u32) -> Option<&mut Connection> {
         self.conns.get_mut(slot as usize)?.as_mut()
     }
@@ -602,8 +612,13 @@ impl Shard {
             request: Some(request),
             ..conn
         };
-        server.handler(route).on_open(&open);
+        let ok = guarded(server, "on_open", id, || {
+            server.handler(route).on_open(&open)
+        });
         drop(open);
+        if !ok {
+            self.handler_failed(slot, now);
+        }
         self.drain_local(server, now);
         if !early.is_empty() {
             self.handle_input(server, slot, early, now);
@@ -740,17 +755,21 @@ impl Shard {
             let Some(event) = c.session.poll_event() else {
                 break;
             };
-            match event {
-                Event::Text(text) => server
-                    .handler(c.route)
-                    .on_message(&c.conn, Message::Text(text)),
-                Event::Binary(data) => server
-                    .handler(c.route)
-                    .on_message(&c.conn, Message::Binary(data)),
+            let msg = match event {
+                Event::Text(text) => Message::Text(text),
+                Event::Binary(data) => Message::Binary(data),
                 Event::Closed { code, reason, .. } => {
                     c.set_closed(code, || reason.as_str().to_owned());
+                    continue;
                 }
-                _ => {}
+                _ => continue,
+            };
+            let (route, conn) = (c.route, &c.conn);
+            let ok = guarded(server, "on_message", conn.entry.id, || {
+                server.handler(route).on_message(conn, msg);
+            });
+            if !ok {
+                self.handler_failed(slot, now);
             }
             self.drain_local(server, now);
         }
@@ -891,13 +910,37 @@ impl Shard {
             .and_then(|e| e.closed)
             .unwrap_or((CloseCode::ABNORMAL, String::new()));
         debug!(id = %entry.id, code = code.as_u16(), "closed");
-        server.handler(c.route).on_close(&c.conn, code, &reason);
+        guarded(server, "on_close", entry.id, || {
+            server.handler(c.route).on_close(&c.conn, code, &reason);
+        });
         if let Some(session) = server.inner.registry.remove(entry.id) {
             server.mega_leave(&session.session_id);
         }
         drop(c.stream);
         server.conn_ended();
         self.drain_local(server, Instant::now());
+    }
+}
+
+/// Runs a handler callback; a panic in it is caught, logged and counted, and costs only its
+/// connection (see [`Shard::handler_failed`]), never the shard and its other connections.
+fn guarded(server: &Server, what: &str, id: ConnId, f: impl FnOnce()) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(()) => true,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(not a string)");
+            error!(id = %id, callback = what, panic = msg, "a handler panicked; closing its connection with 1011");
+            server
+                .inner
+                .stats
+                .handler_panics
+                .fetch_add(1, Ordering::Relaxed);
+            false
+        }
     }
 }
 

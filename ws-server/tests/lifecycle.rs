@@ -155,3 +155,47 @@ async fn memory_stays_bounded_however_many_clients_are_slow() {
     assert!(grown < 64 << 20, "RSS grew by {} MiB", grown >> 20);
     eventually("the slow clients are gone", || server.client_count() == 1).await;
 }
+
+/// A handler that panics costs only its connection (closed with 1011), never the shard's
+/// other connections.
+#[tokio::test]
+async fn a_panicking_handler_closes_only_its_connection() {
+    struct Fragile;
+    impl ws_server::Handler for Fragile {
+        fn on_message(&self, conn: &ws_server::Conn, msg: Message) {
+            assert!(
+                msg.as_text() != Some("boom"),
+                "the handler was told to fail"
+            );
+            conn.send(msg);
+        }
+    }
+    let mut c = config();
+    c.shards = 1; // both connections on the same shard
+    let server = ws_server::Builder::new(c)
+        .fallback(Fragile)
+        .bind()
+        .await
+        .expect("bind");
+    let mut victim = connect(&server, "/x").await;
+    let mut bystander = connect(&server, "/x").await;
+    victim.send("boom").await.unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match victim.recv().await.unwrap() {
+                Some(ClientEvent::Closed { code, .. }) => break code,
+                Some(_) => {}
+                None => panic!("ended without a close"),
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert_eq!(closed, CloseCode::INTERNAL_ERROR);
+    bystander.send("still fine").await.unwrap();
+    assert_eq!(
+        next_message(&mut bystander).await,
+        Message::text("still fine")
+    );
+    assert_eq!(server.stats().handler_panics.load(Ordering::Relaxed), 1);
+}
