@@ -29,7 +29,7 @@ echo "== building (release)" >&2
 cargo build --release --locked -p ws-server --bin ws-server >&2
 cargo build --release --locked -p ws-benches --bin ws-load \
     --example peer_tungstenite --example peer_fastwebsockets >&2
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 
 # Every connection is a file descriptor in the server and in the load tool.
 need=$((IDLE + 256))

@@ -5,12 +5,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Mutex;
 use ws_benches::load::broadcast::{self, BroadcastOpts};
 use ws_benches::load::client::Target;
 use ws_benches::load::echo::{self, EchoOpts};
 use ws_benches::load::idle::{self, IdleOpts};
+
 use ws_server::apps::{All, Echo};
-use ws_server::{Builder, Server, ServerConfig};
+use ws_server::{Builder, Conn, Handler, Message, Server, ServerConfig};
 
 /// A server on its own runtime (the load tool runs its own current-thread runtime).
 fn server() -> (tokio::runtime::Runtime, Server) {
@@ -26,10 +28,42 @@ fn server() -> (tokio::runtime::Runtime, Server) {
             Builder::new(config)
                 .route("/echo", Echo)
                 .route("/all", All)
+                .route("/faulty", Faulty::default())
                 .bind(),
         )
         .expect("the server binds");
     (rt, server)
+}
+
+/// A relay to every other connection that misbehaves on purpose, by sequence number (the
+/// load tool's stamp): drops `s % 11 == 5`, sends `s % 7 == 3` twice, and sends 20 after 21.
+#[derive(Default)]
+struct Faulty {
+    held: Mutex<Option<Message>>,
+}
+
+impl Handler for Faulty {
+    fn on_message(&self, conn: &Conn, msg: Message) {
+        let seq = u64::from_le_bytes(msg.as_bytes()[..8].try_into().expect("a stamp"));
+        let relay = |m: Message| {
+            conn.server().broadcast(m, &[conn.id()], Some(conn.path()));
+        };
+        if seq >= 50 {
+            relay(msg); // probes
+        } else if seq == 20 {
+            *self.held.lock().expect("not poisoned") = Some(msg);
+        } else if seq % 11 == 5 {
+        } else if seq % 7 == 3 {
+            relay(msg.clone());
+            relay(msg);
+        } else {
+            relay(msg);
+            if seq == 21 {
+                let held = self.held.lock().expect("not poisoned").take();
+                relay(held.expect("20 came before 21"));
+            }
+        }
+    }
 }
 
 fn target(server: &Server, path: &str) -> Target {
@@ -118,4 +152,30 @@ fn idle_connections_are_counted_alive_and_memory_is_read() {
     .unwrap();
     assert_eq!(report.u64("alive"), Some(20), "{report}");
     assert!(report.u64("server_rss_after").unwrap() > 0, "{report}");
+}
+
+#[test]
+fn broadcast_counts_lost_duplicated_and_reordered_messages() {
+    let (_rt, server) = server();
+    let report = broadcast::run(&BroadcastOpts {
+        target: target(&server, "/faulty"),
+        subscribers: 10,
+        size: 64,
+        window: 8,
+        burst: Some(50),
+        messages: 50,
+        duration: Duration::from_millis(500),
+        sources: 1,
+        server_pid: None,
+    })
+    .unwrap();
+    // Per subscriber: 5 lost (5, 16, 27, 38, 49), 6 duplicated (3, 10, 17, 24, 31, 45; 38 is
+    // lost), 1 reordered (20 after 21).
+    assert_eq!(report.u64("sent"), Some(50), "{report}");
+    assert_eq!(report.u64("deliveries"), Some(450), "{report}");
+    assert_eq!(report.u64("lost"), Some(50), "{report}");
+    assert_eq!(report.u64("lost_max_per_sub"), Some(5), "{report}");
+    assert_eq!(report.u64("subs_with_loss"), Some(10), "{report}");
+    assert_eq!(report.u64("duplicated"), Some(60), "{report}");
+    assert_eq!(report.u64("reordered"), Some(10), "{report}");
 }
