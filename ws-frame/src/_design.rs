@@ -49,8 +49,9 @@
 //! | [`Limits::max_handshake_headers`] | 64 | likewise |
 //!
 //! Limits are checked before memory is reserved, and the decoder reserves at most
-//! [`MAX_RESERVE`] at a time for a frame in progress, so a peer that announces a 16 MiB frame
-//! and stalls holds 256 KiB of our memory, not 16 MiB.
+//! [`MAX_RESERVE`] (1 MiB) or twice what has arrived for a frame in progress, so a peer that
+//! announces a 16 MiB frame and stalls holds 1 MiB of our memory, not 16 MiB, while a frame
+//! that really arrives grows its buffer geometrically (moved a few times at most).
 //!
 //! # Close codes
 //!

@@ -15,11 +15,13 @@ pub struct Frame {
     pub payload: Bytes,
 }
 
-/// The most capacity [`Decoder::decode`] reserves at once for the rest of a frame. A peer that
-/// announces a large frame and then stalls holds at most this much of our memory, however
-/// large [`Limits::max_frame_payload`] is; a frame that really arrives grows the buffer as it
-/// comes.
-pub const MAX_RESERVE: usize = 256 << 10;
+/// How far ahead of the bytes received [`Decoder::decode`] reserves capacity for the rest of a
+/// frame: the rest of the frame, but at most this much or as much as is already buffered,
+/// whichever is more. A peer that announces a large frame and then stalls holds at most this
+/// much of our memory (or twice what it sent), however large [`Limits::max_frame_payload`]
+/// is; a frame that really arrives grows its buffer geometrically, so it is moved at most a
+/// few times (a 1 MiB frame: not at all after its first read).
+pub const MAX_RESERVE: usize = 1 << 20;
 
 /// A streaming decoder: bytes in, [`Frame`]s out, with every RFC 6455 rule that a single
 /// frame or a sequence of frames can break checked as early as the bytes allow.
@@ -113,7 +115,7 @@ impl Decoder {
     ///   off, not copied). Call again: `src` may hold more frames.
     /// - `Ok(None)`: `src` holds only part of a frame. The header, once complete, is kept, the
     ///   payload received so far is unmasked and validated in place, and capacity for the rest
-    ///   (at most [`MAX_RESERVE`] at a time) is reserved. Append more bytes and call again.
+    ///   (see [`MAX_RESERVE`]) is reserved. Append more bytes and call again.
     /// - `Err(e)`: the peer broke the protocol. Send a close frame with
     ///   [`Error::close_code`] and stop reading; every later call returns the same error.
     ///
@@ -192,7 +194,7 @@ impl Decoder {
             *unmasked = u32::try_from(available).expect("INVARIANT: available <= len <= u32::MAX");
         }
         if available < len {
-            src.reserve((len - src.len()).min(MAX_RESERVE));
+            src.reserve((len - src.len()).min(MAX_RESERVE.max(src.len())));
             return Ok(None);
         }
         let payload = src.split_to(len).freeze();

@@ -259,14 +259,18 @@ fn limits_are_1009_and_checked_before_buffering() {
 #[test]
 fn a_stalled_large_frame_reserves_a_bounded_amount() {
     let mut dec = Decoder::new(Role::Server, Limits::default());
-    let header = &client_frame(0x82, &vec![0; 16 << 20])[..14];
-    let mut buf = BytesMut::from(header);
+    let frame = client_frame(0x82, &vec![0; 16 << 20]);
+    let mut buf = BytesMut::from(&frame[..14]);
     assert_eq!(dec.decode(&mut buf), Ok(None));
     assert!(
         buf.capacity() <= ws_frame::MAX_RESERVE + 64,
         "{}",
         buf.capacity()
     );
+    // Once more has arrived, at most twice what is buffered (the frame really is coming).
+    buf.extend_from_slice(&frame[14..14 + (3 << 20)]);
+    assert_eq!(dec.decode(&mut buf), Ok(None));
+    assert!(buf.capacity() <= 2 * (3 << 20) + 64, "{}", buf.capacity());
 }
 
 #[test]

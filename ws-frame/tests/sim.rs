@@ -330,7 +330,7 @@ fn shared_frames_are_queued_without_copying_on_servers() {
     assert_eq!(first.len(), 8);
     assert_eq!(
         second.as_ptr(),
-        frame.as_bytes().as_ptr(),
+        frame.parts().0.as_ptr(),
         "the shared bytes themselves"
     );
     p.to_client.extend_from_slice(&first);

@@ -44,11 +44,13 @@ impl Message {
         matches!(self, Self::Text(_))
     }
 
-    /// Encodes the message once as a server frame, to be shared by every recipient.
+    /// Encodes the message once as a server frame, to be shared by every recipient. A large
+    /// payload is not copied: the frame shares it
+    /// ([`SharedFrame::from_payload`]).
     pub fn to_frame(&self) -> SharedFrame {
         match self {
-            Self::Text(t) => SharedFrame::new(OpCode::Text, t.as_bytes()),
-            Self::Binary(b) => SharedFrame::binary(b),
+            Self::Text(t) => SharedFrame::from_payload(OpCode::Text, t.clone().into_bytes()),
+            Self::Binary(b) => SharedFrame::from_payload(OpCode::Binary, b.clone()),
         }
     }
 }

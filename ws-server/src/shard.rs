@@ -42,11 +42,10 @@ use crate::{Message, Server};
 const WAKER: Token = Token(usize::MAX);
 /// A partial frame's buffer grows by at least this much per read.
 const READ_CHUNK: usize = 16 << 10;
-/// The shard's read scratch: reads with no partial frame pending go into it, and the
-/// payloads are split off it (so a block lives while any of its payloads does).
-const SCRATCH: usize = 64 << 10;
-/// A fresh scratch block replaces one with less room than this.
-const SCRATCH_MIN: usize = 4 << 10;
+/// The shard's read scratch, zeroed once: reads with no partial frame pending go into it
+/// (one `read`, no buffer to zero or fault in), and what they got is copied into a buffer of
+/// its own, sized for the frame it starts.
+const SCRATCH: usize = 256 << 10;
 /// The most one connection may read per loop iteration, so that one busy peer cannot starve
 /// the others; the rest is read on the next iteration.
 const READ_BUDGET: usize = 256 << 10;
@@ -172,6 +171,11 @@ pub(crate) fn start(
     Ok(handle)
 }
 
+/// Connection flag: in the shard's `dirty` list.
+const DIRTY: u8 = 1;
+/// Connection flag: in the shard's `again` list.
+const AGAIN: u8 = 2;
+
 /// What a read found.
 enum ReadOutcome {
     /// The socket has nothing more for now.
@@ -188,8 +192,8 @@ struct Connection {
     stream: TcpStream,
     /// The route serving the connection ([`Server::handler`]).
     route: u16,
-    dirty: bool,
-    again: bool,
+    /// [`DIRTY`], [`AGAIN`].
+    flags: u8,
     session: Session,
     conn: Conn,
     /// The tick of this connection's entry in the timer heap, 0 for none (see
@@ -342,7 +346,7 @@ struct Shard {
     /// Output on its way to one connection's socket (kept to reuse its capacity).
     out: WriteQueue,
     /// Where reads with no partial frame pending go (see [`SCRATCH`]).
-    scratch: BytesMut,
+    scratch: Box<[u8]>,
 }
 
 impl Shard {
@@ -362,7 +366,7 @@ impl Shard {
             shutting_down: false,
             work: Vec::new(),
             out: WriteQueue::default(),
-            scratch: BytesMut::new(),
+            scratch: Box::default(),
         }
     }
 
@@ -417,7 +421,7 @@ impl Shard {
             }
             for slot in std::mem::take(&mut self.again) {
                 if let Some(c) = self.conn_mut(slot) {
-                    c.again = false;
+                    c.flags &= !AGAIN;
                 }
                 self.read(server, slot, now);
             }
@@ -451,9 +455,9 @@ impl Shard {
 
     fn mark_dirty(&mut self, slot: u32) {
         if let Some(c) = self.conn_mut(slot)
-            && !c.dirty
+            && c.flags & DIRTY == 0
         {
-            c.dirty = true;
+            c.flags |= DIRTY;
             self.dirty.push(slot);
         }
     }
@@ -598,8 +602,7 @@ impl Shard {
             route,
             armed: 0,
             extra: None,
-            dirty: false,
-            again: false,
+            flags: 0,
         });
         // The 101 goes first, ahead of anything the session or `on_open` sends.
         if let Some(c) = self.conn_mut(slot) {
@@ -637,7 +640,8 @@ impl Shard {
             // Nothing more is wanted from this peer; the socket closes once output is out.
             return;
         }
-        let outcome = if c.extra.as_ref().is_some_and(|e| !e.rbuf.is_empty()) {
+        let partial = c.extra.as_ref().is_some_and(|e| !e.rbuf.is_empty());
+        let outcome = if partial {
             self.read_more(server, slot, now)
         } else {
             self.read_fresh(server, slot, now)
@@ -646,8 +650,8 @@ impl Shard {
         match outcome {
             ReadOutcome::Drained => {}
             ReadOutcome::More => {
-                if !c.again {
-                    c.again = true;
+                if c.flags & AGAIN == 0 {
+                    c.flags |= AGAIN;
                     self.again.push(slot);
                 }
             }
@@ -661,12 +665,12 @@ impl Shard {
         self.mark_dirty(slot);
     }
 
-    /// A read with no partial frame pending: one `read` into the shard's scratch block, whose
-    /// bytes then become the payloads without a copy. A short read means the socket is
-    /// drained (new bytes bring a new readiness event).
+    /// A read with no partial frame pending: one `read` into the shard's scratch (see
+    /// [`SCRATCH`]). A short read means the socket is drained (new bytes bring a new
+    /// readiness event).
     fn read_fresh(&mut self, server: &Server, slot: u32, now: Instant) -> ReadOutcome {
-        if self.scratch.len() < SCRATCH_MIN {
-            self.scratch = BytesMut::zeroed(SCRATCH);
+        if self.scratch.is_empty() {
+            self.scratch = vec![0; SCRATCH].into_boxed_slice();
         }
         let Some(Some(c)) = self.conns.get_mut(slot as usize) else {
             return ReadOutcome::Drained;
@@ -681,7 +685,16 @@ impl Shard {
                 Err(_) => return ReadOutcome::Ended,
             }
         };
-        let input = self.scratch.split_to(n);
+        let got = &self.scratch[..n];
+        // Room for the whole of a frame that is still coming, so that it is not moved again.
+        let room_for = match ws_frame::FrameHeader::decode(got) {
+            Ok(Some((h, used))) => usize::try_from(h.payload_len)
+                .map_or(n, |len| (used + len).min(n + ws_frame::MAX_RESERVE))
+                .max(n),
+            _ => n,
+        };
+        let mut input = BytesMut::with_capacity(room_for);
+        input.extend_from_slice(got);
         self.handle_input(server, slot, input, now);
         if n == room {
             ReadOutcome::More
@@ -702,7 +715,9 @@ impl Shard {
             .map(|e| std::mem::take(&mut e.rbuf))
             .unwrap_or_default();
         let mut buf: Vec<u8> = rbuf.into();
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        // The decoder reserved room for the rest of the frame (see ws_frame::MAX_RESERVE);
+        // growing here would move the whole buffer.
+        if buf.capacity() == buf.len() {
             buf.reserve(READ_CHUNK);
         }
         let before = buf.len();
@@ -735,11 +750,6 @@ impl Shard {
             input = BytesMut::new();
         }
         if !input.is_empty() {
-            // A partial frame header would otherwise pin the whole scratch block it was read
-            // into (a partial payload is already in its own buffer: the decoder reserved it).
-            if input.len() <= 64 {
-                input = BytesMut::from(&input[..]);
-            }
             c.extra().rbuf = input;
         }
         self.dispatch(server, slot, now);
@@ -850,7 +860,7 @@ impl Shard {
         let Some(c) = self.conns.get_mut(slot as usize).and_then(Option::as_mut) else {
             return;
         };
-        c.dirty = false;
+        c.flags &= !DIRTY;
         // Output goes through the shard's queue; only what the socket refuses stays with the
         // connection.
         let out = &mut self.out;

@@ -283,8 +283,11 @@ impl Session {
             self.push_frame(frame.opcode(), frame.payload());
         } else {
             self.pending += frame.len();
-            self.queue
-                .push_back(Chunk::Shared(frame.as_bytes().clone()));
+            let (head, tail) = frame.parts();
+            self.queue.push_back(Chunk::Shared(head.clone()));
+            if !tail.is_empty() {
+                self.queue.push_back(Chunk::Shared(tail.clone()));
+            }
         }
         Ok(())
     }
