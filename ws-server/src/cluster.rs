@@ -13,7 +13,7 @@ use ws_backplane::{MegaCluster, MegaConfig, MegaIncoming, Tina4Cluster, Transpor
 use ws_envelope::mega::{self, Member};
 use ws_envelope::tina4::{Envelope, Kind, Payload};
 
-use crate::registry::{ConnId, SessionInfo};
+use crate::registry::{ConnId, Scope, SessionInfo};
 use crate::{Error, Message, Server};
 
 /// The clusters a server takes part in (either, both or none).
@@ -109,21 +109,18 @@ impl Server {
 
     /// Local delivery of another instance's Tina4 envelope (the reference's `relayLocal`).
     fn deliver_tina4(&self, env: &Envelope) {
-        let registry = &self.inner.registry;
-        let targets = match env.kind {
-            Kind::All => registry.all(),
+        let scope = match env.kind {
+            Kind::All => Some(Scope::All),
             Kind::Path => env
                 .path
                 .as_deref()
                 .filter(|p| !p.is_empty())
-                .map(|p| registry.on_path(p))
-                .unwrap_or_default(),
+                .map(Scope::Path),
             Kind::Room => env
                 .room
                 .as_deref()
                 .filter(|r| !r.is_empty())
-                .map(|r| registry.in_room(r))
-                .unwrap_or_default(),
+                .map(Scope::Room),
         };
         let exclude: Vec<ConnId> = env
             .exclude
@@ -135,7 +132,9 @@ impl Server {
             Payload::Text(t) => Message::text(t.clone()),
             Payload::Binary(b) => Message::binary(b.clone()),
         };
-        let n = self.deliver(&msg.to_frame(), targets, &exclude);
+        let n = scope.map_or(0, |scope| {
+            self.deliver(&msg.to_frame(), scope, |e| !exclude.contains(&e.id))
+        });
         debug!(
             delivered = n,
             kind = env.kind.as_str(),
@@ -146,21 +145,20 @@ impl Server {
     fn deliver_mega(&self, item: MegaIncoming) {
         match item {
             MegaIncoming::Broadcast(b) => {
-                let except: Vec<ConnId> = self
-                    .inner
-                    .registry
-                    .on_path(&b.ns)
-                    .into_iter()
-                    .filter(|e| e.has_session_in(&b.except_session_ids))
-                    .map(|e| e.id)
-                    .collect();
-                let targets = self.inner.registry.on_path(&b.ns);
-                self.deliver(&Message::text(b.message.get()).to_frame(), targets, &except);
+                let except = &b.except_session_ids;
+                self.deliver(
+                    &Message::text(b.message.get()).to_frame(),
+                    Scope::Path(&b.ns),
+                    |e| except.is_empty() || !e.has_session_in(except),
+                );
             }
             MegaIncoming::Direct(d) => {
                 if let Some(user) = mega::as_string(&d.user_id) {
-                    let targets = self.inner.registry.of_user(&user);
-                    self.deliver(&Message::text(d.message.get()).to_frame(), targets, &[]);
+                    self.deliver(
+                        &Message::text(d.message.get()).to_frame(),
+                        Scope::User(&user),
+                        |_| true,
+                    );
                 }
             }
         }

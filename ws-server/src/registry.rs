@@ -162,6 +162,19 @@ pub struct Stats {
     pub handler_panics: AtomicU64,
 }
 
+/// Which connections a delivery is for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scope<'a> {
+    /// Every connection.
+    All,
+    /// The connections on a path.
+    Path(&'a str),
+    /// The members of a room.
+    Room(&'a str),
+    /// The connections of a user.
+    User(&'a str),
+}
+
 /// The indexes. Locks are held only for map operations, never across an await.
 #[derive(Debug)]
 pub(crate) struct Registry {
@@ -285,30 +298,58 @@ impl Registry {
         out
     }
 
-    fn resolve(&self, ids: Option<&HashSet<ConnId>>) -> Vec<Arc<ConnEntry>> {
-        let Some(ids) = ids else { return Vec::new() };
+    /// Per shard, the connections in `scope` that are not gone and that `keep` accepts: the
+    /// addresses a delivery posts to each shard. Built under the registry's read locks,
+    /// without cloning an entry.
+    pub(crate) fn targets(
+        &self,
+        scope: Scope<'_>,
+        mut keep: impl FnMut(&ConnEntry) -> bool,
+    ) -> Vec<Vec<crate::shard::Target>> {
+        let mut out = vec![Vec::new(); self.dirs.len()];
+        let mut take = |e: &ConnEntry| {
+            if !e.is_gone() && keep(e) {
+                out[e.id.shard()].push(e.target());
+            }
+        };
+        // The index is read (and released) before the directories: no lock is held inside
+        // another.
+        fn members<K: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
+            index: &RwLock<HashMap<K, HashSet<ConnId>>>,
+            key: &str,
+        ) -> Vec<ConnId> {
+            read(index)
+                .get(key)
+                .map(|ids| ids.iter().copied().collect())
+                .unwrap_or_default()
+        }
+        let ids = match scope {
+            Scope::All => None,
+            Scope::Path(p) => Some(members(&self.paths, p)),
+            Scope::Room(r) => Some(members(&self.rooms, r)),
+            Scope::User(u) => Some(members(&self.users, u)),
+        };
         let dirs: Vec<_> = self.dirs.iter().map(read).collect();
-        ids.iter()
-            .filter_map(|id| {
-                dirs.get(id.shard())?
-                    .get(id.slot() as usize)?
-                    .as_ref()
-                    .filter(|e| e.id == *id)
-                    .cloned()
-            })
-            .collect()
-    }
-
-    pub(crate) fn on_path(&self, path: &str) -> Vec<Arc<ConnEntry>> {
-        self.resolve(read(&self.paths).get(path))
-    }
-
-    pub(crate) fn in_room(&self, room: &str) -> Vec<Arc<ConnEntry>> {
-        self.resolve(read(&self.rooms).get(room))
-    }
-
-    pub(crate) fn of_user(&self, user: &str) -> Vec<Arc<ConnEntry>> {
-        self.resolve(read(&self.users).get(user))
+        match &ids {
+            None => {
+                for dir in &dirs {
+                    dir.iter().flatten().for_each(|e| take(e));
+                }
+            }
+            Some(ids) => {
+                for id in ids {
+                    let entry = dirs
+                        .get(id.shard())
+                        .and_then(|d| d.get(id.slot() as usize))
+                        .and_then(Option::as_ref)
+                        .filter(|e| e.id == *id);
+                    if let Some(e) = entry {
+                        take(e);
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub(crate) fn join_room(&self, id: ConnId, room: &str) -> bool {

@@ -16,8 +16,8 @@ use ws_frame::{CloseCode, SharedFrame};
 
 use crate::cluster::{ClusterPlan, Clusters};
 use crate::http;
-use crate::registry::{ConnEntry, ConnId, Registry, SessionInfo, Stats};
-use crate::shard::{self, Adoption, Cmd, ShardHandle, Target};
+use crate::registry::{ConnEntry, ConnId, Registry, Scope, SessionInfo, Stats};
+use crate::shard::{self, Adoption, Cmd, ShardHandle};
 use crate::{Error, Message, ServerConfig};
 
 /// What a route does with its connections. Every method has a default that does nothing, so
@@ -341,11 +341,8 @@ impl Server {
         path: Option<&str>,
     ) -> usize {
         let msg = msg.into();
-        let targets = match path {
-            Some(path) => self.inner.registry.on_path(path),
-            None => self.inner.registry.all(),
-        };
-        let n = self.deliver(&msg.to_frame(), targets, exclude);
+        let scope = path.map_or(Scope::All, Scope::Path);
+        let n = self.deliver(&msg.to_frame(), scope, |e| !exclude.contains(&e.id));
         let kind = if path.is_some() {
             Kind::Path
         } else {
@@ -365,13 +362,9 @@ impl Server {
         message: &str,
         except_session_ids: &[String],
     ) -> usize {
-        let targets = self.inner.registry.on_path(ns);
-        let except: Vec<ConnId> = targets
-            .iter()
-            .filter(|e| e.has_session_in(except_session_ids))
-            .map(|e| e.id)
-            .collect();
-        let n = self.deliver(&Message::text(message).to_frame(), targets, &except);
+        let n = self.deliver(&Message::text(message).to_frame(), Scope::Path(ns), |e| {
+            except_session_ids.is_empty() || !e.has_session_in(except_session_ids)
+        });
         if let (Some(m), Ok(raw)) = (
             &self.inner.clusters.mega,
             serde_json::value::RawValue::from_string(message.to_owned()),
@@ -422,8 +415,9 @@ impl Server {
         exclude: &[ConnId],
     ) -> usize {
         let msg = msg.into();
-        let targets = self.inner.registry.in_room(room);
-        let n = self.deliver(&msg.to_frame(), targets, exclude);
+        let n = self.deliver(&msg.to_frame(), Scope::Room(room), |e| {
+            !exclude.contains(&e.id)
+        });
         self.publish_tina4(Kind::Room, &msg, Some(room), None, exclude);
         n
     }
@@ -470,8 +464,7 @@ impl Server {
     /// stays local).
     pub fn direct_to_user(&self, user_id: &str, msg: impl Into<Message>) -> usize {
         let msg = msg.into();
-        let targets = self.inner.registry.of_user(user_id);
-        let n = self.deliver(&msg.to_frame(), targets, &[]);
+        let n = self.deliver(&msg.to_frame(), Scope::User(user_id), |_| true);
         self.publish_direct(user_id, &msg);
         n
     }
@@ -506,24 +499,18 @@ impl Server {
         let _ = done.wait_for(|d| *d).await;
     }
 
-    /// Queues `frame` for every target but the excluded: one command per shard, however
-    /// many of its connections the frame is for.
+    /// Queues `frame` for the connections in `scope` that `keep` accepts: one command per
+    /// shard, however many of its connections the frame is for. Returns how many.
     pub(crate) fn deliver(
         &self,
         frame: &SharedFrame,
-        targets: Vec<Arc<ConnEntry>>,
-        exclude: &[ConnId],
+        scope: Scope<'_>,
+        keep: impl FnMut(&ConnEntry) -> bool,
     ) -> usize {
-        let shards = &self.inner.shards;
-        let mut per_shard: Vec<Vec<Target>> = vec![Vec::new(); shards.len()];
+        let per_shard = self.inner.registry.targets(scope, keep);
         let mut n = 0;
-        for entry in &targets {
-            if !entry.is_gone() && !exclude.contains(&entry.id) {
-                per_shard[entry.id.shard()].push(entry.target());
-                n += 1;
-            }
-        }
-        for (shard, to) in shards.iter().zip(per_shard) {
+        for (shard, to) in self.inner.shards.iter().zip(per_shard) {
+            n += to.len();
             match to.len() {
                 0 => {}
                 1 => shard.post(Cmd::DeliverOne {
