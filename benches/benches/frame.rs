@@ -67,6 +67,21 @@ fn small_frames(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    g.bench_function("ws-frame Decoder in place", |b| {
+        b.iter_batched_ref(
+            || wire.to_vec(),
+            |buf| {
+                let mut dec = Decoder::new(Role::Server, Limits::default());
+                let (mut n, mut at) = (0, 0);
+                while let Ok(Some((f, used))) = dec.decode_slice(&mut buf[at..]) {
+                    n += f.payload.len();
+                    at += used;
+                }
+                assert_eq!(n, COUNT * 20);
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.bench_function("ws-frame Session", |b| {
         b.iter_batched_ref(
             || BytesMut::from(&wire[..]),

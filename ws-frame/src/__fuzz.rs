@@ -65,9 +65,41 @@ pub fn decode_all(role: Role, data: &[u8]) -> (Vec<Frame>, Option<Error>) {
     }
 }
 
-/// Frame decode must never panic; errors carry close codes.
+/// Frame decode must never panic; errors carry close codes; decoding in place
+/// ([`Decoder::decode_slice`]) gives the same frames, and the same error unless it is waiting
+/// for the rest of a text frame the streaming decoder already failed (fail-fast).
 pub fn decode(role: Role, data: &[u8]) {
-    let _ = decode_all(role, data);
+    let (frames, err) = decode_all(role, data);
+    let mut dec = Decoder::new(role, fuzz_limits());
+    let mut buf = data.to_vec();
+    let mut at = 0;
+    let mut n = 0;
+    loop {
+        if at == buf.len() {
+            assert_eq!(err, None, "in place ended at a frame boundary");
+            break;
+        }
+        match dec.decode_slice(&mut buf[at..]) {
+            Ok(Some((f, used))) => {
+                let want = frames
+                    .get(n)
+                    .expect("no more frames than the streaming decoder");
+                assert_eq!((f.header, f.payload), (want.header, &want.payload[..]));
+                n += 1;
+                at += used;
+            }
+            Ok(None) => {
+                assert_eq!(&buf[at..], &data[at..], "a partial frame is left as it was");
+                assert!(err.is_none() || err == Some(Error::InvalidUtf8), "{err:?}");
+                break;
+            }
+            Err(e) => {
+                assert_eq!(Some(e), err, "the same error");
+                break;
+            }
+        }
+    }
+    assert_eq!(n, frames.len(), "the same frames");
 }
 
 /// Decoding in arbitrary chunks gives the same frames and the same error as one shot.

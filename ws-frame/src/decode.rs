@@ -5,6 +5,16 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::close::validate_close_payload;
 use crate::{Error, FrameHeader, Limits, OpCode, Role, Utf8Validator, apply_mask};
 
+/// A frame decoded in place by [`Decoder::decode_slice`]: its payload, unmasked and
+/// validated, borrows the caller's buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// The header as it was on the wire (including the mask key, if any).
+    pub header: FrameHeader,
+    /// The unmasked payload.
+    pub payload: &'a [u8],
+}
+
 /// A decoded frame. The payload is already unmasked and validated, and shares the buffer it
 /// was read into.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,12 +168,81 @@ impl Decoder {
         matches!(self.state, State::Header)
     }
 
+    /// Decodes the whole frame at the front of `buf` in place: every rule
+    /// [`Decoder::decode`] applies, the payload unmasked in `buf` and UTF-8-checked, and
+    /// returned borrowed from `buf`, with the number of bytes the frame took (header and
+    /// payload). No reference counts, no allocation: for callers that keep their own read
+    /// buffer (a ring buffer, a datagram, a memory-mapped file).
+    ///
+    /// `Ok(None)`: `buf` holds only part of a frame, and nothing was changed (a header that
+    /// breaks a rule fails at once, though): call again with the same bytes and more. Use
+    /// either this or [`Decoder::decode`] on one stream; a partial frame that `decode` is
+    /// holding is not continued here.
+    ///
+    /// ```
+    /// use ws_frame::{Decoder, Limits, OpCode, Role};
+    ///
+    /// let mut dec = Decoder::new(Role::Server, Limits::default());
+    /// // RFC 6455 §5.7: a masked "Hello", then a masked "Hel" that has not all arrived.
+    /// let mut buf = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x81, 0x85];
+    /// let (frame, used) = dec.decode_slice(&mut buf)?.expect("a whole frame");
+    /// assert_eq!((frame.header.opcode, frame.payload, used), (OpCode::Text, &b"Hello"[..], 11));
+    /// assert_eq!(dec.decode_slice(&mut buf[11..])?, None);
+    /// # Ok::<(), ws_frame::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Decoder::decode`]; every later call returns the same error.
+    pub fn decode_slice<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+    ) -> Result<Option<(FrameRef<'a>, usize)>, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        debug_assert!(
+            self.is_idle(),
+            "decode_slice on a decoder holding a partial frame"
+        );
+        let result = self.decode_slice_inner(buf);
+        if let Err(e) = result {
+            self.failed = Some(e);
+        }
+        result
+    }
+
+    fn decode_slice_inner<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+    ) -> Result<Option<(FrameRef<'a>, usize)>, Error> {
+        let Some((header, used)) = FrameHeader::decode(buf)? else {
+            return Ok(None);
+        };
+        let check = self.check_header(&header)?;
+        // INVARIANT (check_header): the length is at most max_frame_payload <= u32::MAX.
+        let len = usize::try_from(header.payload_len).expect("checked against the limits");
+        let Some(frame) = buf.get_mut(used..used + len) else {
+            return Ok(None);
+        };
+        self.commit(check);
+        self.take_payload(&header, frame)?;
+        self.finish_frame(&header, frame)?;
+        Ok(Some((
+            FrameRef {
+                header,
+                payload: frame,
+            },
+            used + len,
+        )))
+    }
+
     fn decode_inner(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
         if let State::Header = self.state {
             let Some((header, used)) = FrameHeader::decode(src)? else {
                 return Ok(None);
             };
-            self.check_header(&header)?;
+            let check = self.check_header(&header)?;
+            self.commit(check);
             src.advance(used);
             self.state = State::Payload {
                 header,
@@ -179,19 +258,12 @@ impl Decoder {
         let done = *unmasked as usize; // u32 -> usize: lossless
         let available = src.len().min(len);
         if available > done {
+            *unmasked = u32::try_from(available).expect("INVARIANT: available <= len <= u32::MAX");
             let fresh = &mut src[done..available];
             if let Some(key) = header.mask {
                 apply_mask(fresh, key, done);
             }
-            if header.opcode.is_data()
-                && let Some(msg) = self
-                    .message
-                    .as_mut()
-                    .filter(|m| m.opcode == OpCode::Text && !m.transformed)
-            {
-                msg.utf8.feed(fresh, false)?;
-            }
-            *unmasked = u32::try_from(available).expect("INVARIANT: available <= len <= u32::MAX");
+            self.check_text(&header, fresh)?;
         }
         if available < len {
             src.reserve((len - src.len()).min(MAX_RESERVE.max(src.len())));
@@ -199,6 +271,34 @@ impl Decoder {
         }
         let payload = src.split_to(len).freeze();
         self.state = State::Header;
+        self.finish_frame(&header, &payload)?;
+        Ok(Some(Frame { header, payload }))
+    }
+
+    /// Unmasks a whole payload in place and checks it as text where it is.
+    fn take_payload(&mut self, header: &FrameHeader, payload: &mut [u8]) -> Result<(), Error> {
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        self.check_text(header, payload)
+    }
+
+    /// Feeds payload bytes of a text message to its UTF-8 validator (fail-fast).
+    fn check_text(&mut self, header: &FrameHeader, bytes: &[u8]) -> Result<(), Error> {
+        if header.opcode.is_data()
+            && let Some(msg) = self
+                .message
+                .as_mut()
+                .filter(|m| m.opcode == OpCode::Text && !m.transformed)
+        {
+            msg.utf8.feed(bytes, false)?;
+        }
+        Ok(())
+    }
+
+    /// The rules a complete frame adds: a text message may not end mid-character; a close
+    /// payload must be well formed.
+    fn finish_frame(&mut self, header: &FrameHeader, payload: &[u8]) -> Result<(), Error> {
         if header.opcode.is_data() {
             if header.fin {
                 let msg = self
@@ -211,14 +311,15 @@ impl Decoder {
                 }
             }
         } else if header.opcode == OpCode::Close {
-            validate_close_payload(&payload)?;
+            validate_close_payload(payload)?;
         }
-        Ok(Some(Frame { header, payload }))
+        Ok(())
     }
 
     /// Applies every rule the header alone decides (so a payload that passes fits in
-    /// `max_frame_payload`, hence in `u32`), and updates the message state.
-    fn check_header(&mut self, h: &FrameHeader) -> Result<(), Error> {
+    /// `max_frame_payload`, hence in `u32`), changing nothing; [`Decoder::commit`] records the
+    /// result.
+    fn check_header(&self, h: &FrameHeader) -> Result<Check, Error> {
         // RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame that is
         // not masked"; "A client MUST close a connection if it detects a masked frame."
         match (self.role, h.mask.is_some()) {
@@ -252,7 +353,7 @@ impl Decoder {
             });
         }
         if h.opcode.is_control() {
-            return Ok(());
+            return Ok(Check::Control);
         }
         // RFC 6455 §5.4: fragments of one message are not interleaved with another's.
         let (opcode, transformed, total, fragments) = match (h.opcode, &self.message) {
@@ -278,6 +379,25 @@ impl Decoder {
                 max: u32::try_from(self.limits.max_fragments()).unwrap_or(u32::MAX),
             });
         }
+        Ok(Check::Data {
+            opcode,
+            transformed,
+            total,
+            fragments,
+        })
+    }
+
+    /// Records a checked data frame in the message state.
+    fn commit(&mut self, check: Check) {
+        let Check::Data {
+            opcode,
+            transformed,
+            total,
+            fragments,
+        } = check
+        else {
+            return;
+        };
         match &mut self.message {
             Some(msg) => {
                 msg.len = total;
@@ -293,6 +413,17 @@ impl Decoder {
                 });
             }
         }
-        Ok(())
     }
+}
+
+/// What [`Decoder::check_header`] found, for [`Decoder::commit`] to record.
+#[derive(Clone, Copy)]
+enum Check {
+    Control,
+    Data {
+        opcode: OpCode,
+        transformed: bool,
+        total: u64,
+        fragments: usize,
+    },
 }

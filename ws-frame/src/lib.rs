@@ -53,6 +53,9 @@
 //!
 //! - [`FrameHeader`], [`apply_mask`], [`Utf8Validator`], [`CloseCode`]: the primitives.
 //! - [`Decoder`] and [`Encoder`]: frames, with every per-frame and per-message rule checked.
+//!   [`Decoder::decode`] hands payloads out as [`bytes::Bytes`] split off the caller's
+//!   buffer; [`Decoder::decode_slice`] decodes a whole frame in place and lends the payload
+//!   (no reference count per frame), for callers that keep their own buffer.
 //! - [`Session`]: messages, control frames, the close handshake and timers.
 //! - [`handshake`]: the opening handshake, server and client.
 //!
@@ -82,7 +85,7 @@ pub mod session;
 pub mod __fuzz;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-pub use decode::{Decoder, Frame, MAX_RESERVE};
+pub use decode::{Decoder, Frame, FrameRef, MAX_RESERVE};
 pub use encode::{Encoder, MaskSource, SharedFrame};
 pub use error::Error;
 pub use header::FrameHeader;

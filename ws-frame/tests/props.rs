@@ -149,6 +149,76 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Decoding in place gives the frames and the error the streaming decoder gives. The one
+    /// difference: a truncated text frame that turns invalid is failed at once by the
+    /// streaming decoder (fail-fast as bytes arrive), while `decode_slice` waits for the
+    /// rest of the frame.
+    #[test]
+    fn decoding_in_place_agrees_with_the_streaming_decoder(
+        wire in proptest::collection::vec(any::<u8>(), 0..300),
+        client in any::<bool>(),
+    ) {
+        let role = if client { Role::Client } else { Role::Server };
+        let limits = Limits::default().with_max_frame_payload(64).with_max_fragments(4);
+        let (frames, err) = decode_all(role, limits, &wire);
+        let (in_place, in_place_err, complete) = decode_in_place(role, limits, &wire);
+        prop_assert_eq!(&in_place, &frames.iter().map(|f| (f.header, f.payload.to_vec())).collect::<Vec<_>>());
+        if complete || in_place_err.is_some() {
+            prop_assert_eq!(in_place_err, err);
+        } else {
+            prop_assert!(err.is_none() || err == Some(ws_frame::Error::InvalidUtf8), "{:?}", err);
+        }
+    }
+
+    #[test]
+    fn decoding_valid_frames_in_place_round_trips(items in proptest::collection::vec(item(), 0..8)) {
+        let (wire, expected) = encode_items(Role::Client, &items);
+        let (frames, err, complete) = decode_in_place(Role::Server, Limits::default(), &wire);
+        prop_assert_eq!(err, None);
+        prop_assert!(complete);
+        let got: Vec<(OpCode, bool, Vec<u8>)> =
+            frames.into_iter().map(|(h, p)| (h.opcode, h.fin, p)).collect();
+        prop_assert_eq!(got, expected);
+    }
+}
+
+/// `Decoder::decode_slice` over the whole of `wire`: the frames, the error, and whether the
+/// input ended at a frame boundary.
+fn decode_in_place(
+    role: Role,
+    limits: Limits,
+    wire: &[u8],
+) -> (
+    Vec<(ws_frame::FrameHeader, Vec<u8>)>,
+    Option<ws_frame::Error>,
+    bool,
+) {
+    let mut dec = ws_frame::Decoder::new(role, limits);
+    let mut buf = wire.to_vec();
+    let mut at = 0;
+    let mut frames = Vec::new();
+    loop {
+        if at == buf.len() {
+            return (frames, None, true);
+        }
+        match dec.decode_slice(&mut buf[at..]) {
+            Ok(Some((f, used))) => {
+                frames.push((f.header, f.payload.to_vec()));
+                at += used;
+            }
+            Ok(None) => {
+                // Nothing was changed: the bytes left are still the wire's.
+                assert_eq!(&buf[at..], &wire[at..]);
+                return (frames, None, false);
+            }
+            Err(e) => return (frames, Some(e), false),
+        }
+    }
+}
+
 fn chunked(wire: &[u8], cuts: &[usize]) -> (Vec<ws_frame::Frame>, Option<ws_frame::Error>) {
     chunked_as(Role::Server, Limits::default(), wire, cuts)
 }
