@@ -185,17 +185,16 @@ proptest! {
     }
 }
 
-/// `Decoder::decode_slice` over the whole of `wire`: the frames, the error, and whether the
-/// input ended at a frame boundary.
-fn decode_in_place(
-    role: Role,
-    limits: Limits,
-    wire: &[u8],
-) -> (
+/// What [`decode_in_place`] found: the frames, the error, and whether the input ended at a
+/// frame boundary.
+type InPlace = (
     Vec<(ws_frame::FrameHeader, Vec<u8>)>,
     Option<ws_frame::Error>,
     bool,
-) {
+);
+
+/// `Decoder::decode_slice` over the whole of `wire`.
+fn decode_in_place(role: Role, limits: Limits, wire: &[u8]) -> InPlace {
     let mut dec = ws_frame::Decoder::new(role, limits);
     let mut buf = wire.to_vec();
     let mut at = 0;
