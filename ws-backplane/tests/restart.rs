@@ -9,7 +9,7 @@ use ws_backplane::transport::redis::RedisTransport;
 use ws_backplane::{Error, Stats, Tina4Cluster, Transport};
 use ws_envelope::tina4::{Envelope, Kind, Payload};
 
-use crate::util::{PrivateBroker, WAIT, free_port, unique};
+use crate::util::{PrivateBroker, WAIT, bounded, free_port, unique};
 
 async fn transport(kind: &str, url: &str) -> Arc<dyn Transport> {
     match kind {
@@ -106,12 +106,6 @@ async fn survives_a_restart(kind: &'static str) {
         "outage messages were buffered: {late:?}"
     );
     eprintln!("{kind}: delivery resumed {resumed:?} after the broker came back");
-}
-
-async fn bounded(test: impl Future<Output = ()>) {
-    tokio::time::timeout(Duration::from_secs(60), test)
-        .await
-        .expect("the test finished within 60 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -216,11 +216,7 @@ macro_rules! suite {
         mod $backend {
             const B: &str = stringify!($backend);
 
-            async fn bounded(test: impl Future<Output = ()>) {
-                tokio::time::timeout(std::time::Duration::from_secs(60), test)
-                    .await
-                    .expect("the test finished within 60 s");
-            }
+            use crate::util::bounded;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn two_subscribers_get_everything_once_in_publisher_order() {

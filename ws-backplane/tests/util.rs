@@ -155,3 +155,11 @@ impl Drop for PrivateBroker {
         self.kill();
     }
 }
+
+/// Runs a test under a 60 s bound, so a broker that never answers fails it instead of hanging
+/// the suite.
+pub(crate) async fn bounded(test: impl Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(60), test)
+        .await
+        .expect("the test finished within 60 s");
+}

@@ -31,7 +31,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{r:016x}")
 }
 
-async fn instance(backend: &str, hub: &MemoryHub, app: &str) -> Server {
+/// A server with the binary's routes on both clusters over `backend`.
+pub(crate) async fn instance(backend: &str, hub: &MemoryHub, app: &str) -> Server {
     let mut mega = MegaConfig::new(app);
     mega.roster = RosterDriver::Nats;
     mega.ttl = Duration::from_secs(3);

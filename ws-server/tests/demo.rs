@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use ws_backplane::transport::memory::MemoryHub;
-use ws_backplane::{MegaConfig, RosterDriver};
-use ws_server::apps::{All, Echo, PathChat, Rooms};
-use ws_server::{Builder, Message, Server};
+use ws_server::{Message, Server};
 
 use crate::util::{
     WAIT, assert_silent, config, connect, eventually, next_message, raw_http, start,
@@ -177,19 +175,7 @@ async fn the_roster_lists_a_demo_room_and_nothing_else() {
 }
 
 async fn mega_instance(hub: &MemoryHub) -> Server {
-    let mut mega = MegaConfig::new("demo-test");
-    mega.roster = RosterDriver::Nats;
-    mega.ttl = Duration::from_secs(3);
-    Builder::new(config())
-        .route("/echo", Echo)
-        .route_prefix("/rooms/", Rooms)
-        .route("/all", All)
-        .fallback(PathChat)
-        .tina4_cluster(std::sync::Arc::new(hub.transport()))
-        .mega_cluster(std::sync::Arc::new(hub.transport()), mega)
-        .bind()
-        .await
-        .expect("bind")
+    crate::cluster::instance("memory", hub, "demo-test").await
 }
 
 #[tokio::test]
