@@ -12,8 +12,9 @@
 //! costs only the state. And a broadcast reaches a shard as one command, however many of its
 //! connections it is for, so fan-out is a loop over the slab, not a wake-up per recipient.
 //!
-//! Per connection, the shard keeps no read buffer while no bytes are pending (reads go into a
-//! fresh buffer that becomes the payloads, without copying) and no write buffer while
+//! Per connection, the shard keeps no read buffer while no bytes are pending (a read goes into
+//! the shard's scratch and what it got into a buffer of its own, sized for the frame it
+//! starts, whose payloads are then split off without a copy) and no write buffer while
 //! nothing waits for the socket. Everything queued for one connection goes out in one
 //! vectored write per loop iteration.
 
