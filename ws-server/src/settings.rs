@@ -54,6 +54,11 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "most connections at once; more get 503",
     },
     SettingDoc {
+        env: "TINA4_WS_SHARDS",
+        default: "0 (one per core)",
+        help: "event-loop threads that own the upgraded connections and run their handlers",
+    },
+    SettingDoc {
         env: "WS_API_TOKEN",
         default: "(unset: /api/* disabled)",
         help: "bearer token that enables the /api/roster, /api/broadcast and /api/direct endpoints",
@@ -132,6 +137,7 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<ServerCon
         config.max_backlog = max;
     }
     config.max_connections = parse::<usize>(&get, "TINA4_WS_MAX_CONNECTIONS")?.filter(|n| *n > 0);
+    config.shards = parse(&get, "TINA4_WS_SHARDS")?.unwrap_or(0);
     config.api_token = get("WS_API_TOKEN");
     Ok(config)
 }
@@ -290,8 +296,10 @@ mod tests {
             ("TINA4_WS_ALLOWED_ORIGINS", "http://a, http://b,"),
             ("TINA4_WS_IDLE_TIMEOUT", "30"),
             ("TINA4_WS_MAX_BACKLOG", "0"),
+            ("TINA4_WS_SHARDS", "3"),
         ]))
         .unwrap();
+        assert_eq!(c.shards, 3);
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(
             c.allowed_origins,
