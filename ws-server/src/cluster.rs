@@ -149,7 +149,7 @@ impl Server {
                 self.deliver(
                     &Message::text(b.message.get()).to_frame(),
                     Scope::Path(&b.ns),
-                    |e| except.is_empty() || !e.has_session_in(except),
+                    |e| !e.has_session_in(except),
                 );
             }
             MegaIncoming::Direct(d) => {

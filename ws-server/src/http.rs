@@ -16,6 +16,8 @@
 //! The roster is cluster-wide when the mega roster is on (`MEGA_WS_ROSTER=nats`), else this
 //! instance's own.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use bytes::BytesMut;
 use serde_json::Value;
@@ -57,7 +59,7 @@ pub(crate) fn valid_room(room: &str) -> bool {
 struct Reply {
     status: u16,
     content_type: &'static str,
-    body: std::borrow::Cow<'static, str>,
+    body: Cow<'static, str>,
 }
 
 impl Reply {
@@ -240,17 +242,23 @@ fn api_direct(body: &[u8], server: &Server) -> Result<usize, &'static str> {
     Ok(server.direct_to_user(user, Message::text(message.to_string())))
 }
 
-/// The value of `name` in a query string, percent-decoded.
-pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
+/// The value of `name` in a query string, percent-decoded; borrowed when it has no escapes.
+pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then(|| percent_decode(v))
+        (k == name).then(|| {
+            if v.contains(['%', '+']) {
+                Cow::Owned(percent_decode(v))
+            } else {
+                Cow::Borrowed(v)
+            }
+        })
     })
 }
 
 /// Decodes `%XX` escapes and `+` (a space, as forms and `URLSearchParams` write it); a `%`
 /// not followed by two hex digits stays as it is, and invalid UTF-8 becomes U+FFFD.
-pub(crate) fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -112,12 +112,13 @@ impl ConnEntry {
             .and_then(|m| m.session.as_deref().cloned())
     }
 
-    /// Whether its user session is one of `ids`.
+    /// Whether its user session is one of `ids` (no lock taken when `ids` is empty).
     pub(crate) fn has_session_in(&self, ids: &[String]) -> bool {
-        lock(&self.membership)
-            .as_ref()
-            .and_then(|m| m.session.as_ref())
-            .is_some_and(|s| ids.contains(&s.session_id))
+        !ids.is_empty()
+            && lock(&self.membership)
+                .as_ref()
+                .and_then(|m| m.session.as_ref())
+                .is_some_and(|s| ids.contains(&s.session_id))
     }
 
     /// Whether sends to this connection are refused (it ended, or was dropped as slow).

@@ -83,16 +83,7 @@ impl Conn {
     /// The value of query parameter `name`, percent-decoded (`%XX`, and `+` as a space);
     /// borrowed when it has no escapes.
     pub fn query_param(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
-        self.query()?.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == name).then(|| {
-                if v.contains(['%', '+']) {
-                    std::borrow::Cow::Owned(http::percent_decode(v))
-                } else {
-                    std::borrow::Cow::Borrowed(v)
-                }
-            })
-        })
+        http::query_param(self.query()?, name)
     }
 
     /// The upgrade request's headers, on the `Conn` given to [`Handler::on_open`] (and its
@@ -363,7 +354,7 @@ impl Server {
         except_session_ids: &[String],
     ) -> usize {
         let n = self.deliver(&Message::text(message).to_frame(), Scope::Path(ns), |e| {
-            except_session_ids.is_empty() || !e.has_session_in(except_session_ids)
+            !e.has_session_in(except_session_ids)
         });
         if let (Some(m), Ok(raw)) = (
             &self.inner.clusters.mega,
