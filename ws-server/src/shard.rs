@@ -13,15 +13,16 @@
 //! connections it is for, so fan-out is a loop over the slab, not a wake-up per recipient.
 //!
 //! Per connection, the shard keeps no read buffer while no bytes are pending (a read goes into
-//! the shard's scratch and what it got into a buffer of its own, sized for the frame it
-//! starts, whose payloads are then split off without a copy) and no write buffer while
-//! nothing waits for the socket. Everything queued for one connection goes out in one
+//! the shard's receive block, and the frames it completes are views of the block; only the
+//! rest of an unfinished frame moves into a buffer of the connection's own, sized for that
+//! frame) and no write buffer while nothing waits for the socket. Everything queued for one
+//! connection goes out in one
 //! vectored write per loop iteration.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -43,10 +44,22 @@ use crate::{Message, Server};
 const WAKER: Token = Token(usize::MAX);
 /// A partial frame's buffer grows by at least this much per read.
 const READ_CHUNK: usize = 16 << 10;
-/// The shard's read scratch, zeroed once: reads with no partial frame pending go into it
-/// (one `read`, no buffer to zero or fault in), and what they got is copied into a buffer of
-/// its own, sized for the frame it starts.
-const SCRATCH: usize = 256 << 10;
+/// The size of the shard's receive block. Reads with no partial frame pending go straight
+/// into the block's unused part, never zeroed (see [`recv_uninit`]); each read takes the part
+/// it filled, and the frames in it are handed out as views of the block, with no copy. A
+/// block is freed when the last payload viewing it is dropped.
+const RX_BLOCK: usize = 256 << 10;
+/// The most one read into the receive block takes. What a read takes of a frame that does
+/// not end in it is copied once into the frame's own buffer (the rest is read straight into
+/// that), so this bounds the copy per large frame.
+const FRESH_READ: usize = 64 << 10;
+/// A fresh receive block is started when the current one has less room than this.
+const RX_MIN_ROOM: usize = FRESH_READ;
+/// A read of at least this many bytes settles its connection (writes its replies) right
+/// away, while what they were made from is still in cache; after smaller reads, the writes
+/// wait for the end of the loop iteration, where the output of several messages (or
+/// several connections' output) goes out together.
+const SETTLE_AT_ONCE: usize = 4 << 10;
 /// The most one connection may read per loop iteration, so that one busy peer cannot starve
 /// the others; the rest is read on the next iteration.
 const READ_BUDGET: usize = 256 << 10;
@@ -346,8 +359,8 @@ struct Shard {
     work: Vec<Cmd>,
     /// Output on its way to one connection's socket (kept to reuse its capacity).
     out: WriteQueue,
-    /// Where reads with no partial frame pending go (see [`SCRATCH`]).
-    scratch: Box<[u8]>,
+    /// Where reads with no partial frame pending go (see [`RX_BLOCK`]).
+    rx: BytesMut,
 }
 
 impl Shard {
@@ -367,7 +380,7 @@ impl Shard {
             shutting_down: false,
             work: Vec::new(),
             out: WriteQueue::default(),
-            scratch: Box::default(),
+            rx: BytesMut::new(),
         }
     }
 
@@ -642,7 +655,7 @@ impl Shard {
             return;
         }
         let partial = c.extra.as_ref().is_some_and(|e| !e.rbuf.is_empty());
-        let outcome = if partial {
+        let (outcome, got) = if partial {
             self.read_more(server, slot, now)
         } else {
             self.read_fresh(server, slot, now)
@@ -663,80 +676,84 @@ impl Shard {
                 return;
             }
         }
-        self.mark_dirty(slot);
+        if got >= SETTLE_AT_ONCE {
+            // Write the replies while what they were made from is still in cache.
+            self.settle(server, slot, now);
+        } else {
+            self.mark_dirty(slot);
+        }
     }
 
-    /// A read with no partial frame pending: one `read` into the shard's scratch (see
-    /// [`SCRATCH`]). A short read means the socket is drained (new bytes bring a new
+    /// A read with no partial frame pending: one `read` into the shard's receive block (see
+    /// [`RX_BLOCK`]). A short read means the socket is drained (new bytes bring a new
     /// readiness event).
-    fn read_fresh(&mut self, server: &Server, slot: u32, now: Instant) -> ReadOutcome {
-        if self.scratch.is_empty() {
-            self.scratch = vec![0; SCRATCH].into_boxed_slice();
+    fn read_fresh(&mut self, server: &Server, slot: u32, now: Instant) -> (ReadOutcome, usize) {
+        // Once every payload of the block has been dropped (an echo's reply written, say),
+        // the next read starts at its beginning again, into memory still in cache.
+        if !self.rx.try_reclaim(RX_BLOCK) && self.rx.capacity() < RX_MIN_ROOM {
+            self.rx = new_block();
         }
         let Some(Some(c)) = self.conns.get_mut(slot as usize) else {
-            return ReadOutcome::Drained;
+            return (ReadOutcome::Drained, 0);
         };
-        let room = self.scratch.len();
+        let room = self.rx.capacity().min(FRESH_READ);
         let n = loop {
-            match (&c.stream).read(&mut self.scratch[..]) {
-                Ok(0) => return ReadOutcome::Ended,
+            match recv_uninit(&c.stream, &mut self.rx, room) {
+                Ok(0) => return (ReadOutcome::Ended, 0),
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Drained,
-                Err(_) => return ReadOutcome::Ended,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return (ReadOutcome::Drained, 0);
+                }
+                Err(_) => return (ReadOutcome::Ended, 0),
             }
         };
-        let got = &self.scratch[..n];
-        // Room for the whole of a frame that is still coming, so that it is not moved again.
-        let room_for = match ws_frame::FrameHeader::decode(got) {
-            Ok(Some((h, used))) => usize::try_from(h.payload_len)
-                .map_or(n, |len| (used + len).min(n + ws_frame::MAX_RESERVE))
-                .max(n),
-            _ => n,
-        };
-        let mut input = BytesMut::with_capacity(room_for);
-        input.extend_from_slice(got);
+        let input = self.rx.split_to(n);
         self.handle_input(server, slot, input, now);
-        if n == room {
+        let outcome = if n == room {
             ReadOutcome::More
         } else {
             ReadOutcome::Drained
-        }
+        };
+        (outcome, n)
     }
 
-    /// A read that continues a partial frame, in its own buffer: `read_to_end` reads until
-    /// the socket would block (or the budget is used), without zeroing the buffer first.
-    fn read_more(&mut self, server: &Server, slot: u32, now: Instant) -> ReadOutcome {
-        let Some(c) = self.conn_mut(slot) else {
-            return ReadOutcome::Drained;
+    /// A read that continues a partial frame: one `recv` straight into the frame's own
+    /// buffer (up to the budget). A short read means the socket is drained.
+    fn read_more(&mut self, server: &Server, slot: u32, now: Instant) -> (ReadOutcome, usize) {
+        let Some(c) = self.conns.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return (ReadOutcome::Drained, 0);
         };
-        let rbuf = c
+        let mut buf = c
             .extra
             .as_mut()
             .map(|e| std::mem::take(&mut e.rbuf))
             .unwrap_or_default();
-        let mut buf: Vec<u8> = rbuf.into();
         // The decoder reserved room for the rest of the frame (see ws_frame::MAX_RESERVE);
         // growing here would move the whole buffer.
         if buf.capacity() == buf.len() {
             buf.reserve(READ_CHUNK);
         }
-        let before = buf.len();
-        let result = (&c.stream).take(READ_BUDGET as u64).read_to_end(&mut buf);
-        let got = buf.len() - before;
-        let outcome = match &result {
-            Ok(_) if got < READ_BUDGET => ReadOutcome::Ended,
-            Ok(_) => ReadOutcome::More,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::Drained,
-            Err(_) => ReadOutcome::Ended,
+        let room = (buf.capacity() - buf.len()).min(READ_BUDGET);
+        let result = loop {
+            match recv_uninit(&c.stream, &mut buf, room) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => break result,
+            }
         };
-        let input = BytesMut::from(Bytes::from(buf));
+        let (outcome, got) = match result {
+            Ok(0) => (ReadOutcome::Ended, 0),
+            Ok(n) if n == room => (ReadOutcome::More, n),
+            Ok(n) => (ReadOutcome::Drained, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (ReadOutcome::Drained, 0),
+            Err(_) => (ReadOutcome::Ended, 0),
+        };
         if got > 0 {
-            self.handle_input(server, slot, input, now);
-        } else if let Some(c) = self.conn_mut(slot) {
-            c.extra().rbuf = input;
+            self.handle_input(server, slot, buf, now);
+        } else {
+            c.extra().rbuf = buf;
         }
-        outcome
+        (outcome, got)
     }
 
     /// Feeds `input` to the session of `slot` and dispatches its events; keeps what is left
@@ -751,6 +768,12 @@ impl Shard {
             input = BytesMut::new();
         }
         if !input.is_empty() {
+            if input.capacity() == input.len() {
+                // Maybe a view of the receive block (the decoder reserves room for a partial
+                // payload, which moves it out; a partial header it leaves): a connection
+                // waiting for the rest of a frame keeps only its own bytes, not the block.
+                input = BytesMut::from(&input[..]);
+            }
             c.extra().rbuf = input;
         }
         self.dispatch(server, slot, now);
@@ -933,6 +956,29 @@ impl Shard {
     }
 }
 
+/// A fresh receive block (see [`RX_BLOCK`]). Made by reserving rather than with
+/// `with_capacity`, so that it does not record a large "original capacity": a partial frame
+/// that the decoder moves out of the block then gets room for that frame only, not at least
+/// 64 KiB (`bytes` sizes a reserve on a shared buffer by the original's capacity).
+fn new_block() -> BytesMut {
+    let mut block = BytesMut::new();
+    block.reserve(RX_BLOCK);
+    block
+}
+
+/// One `recv` of at most `max` bytes into the unused capacity of `buf`, which it does not
+/// zero first; what it got is appended to `buf`. The one `unsafe` of this crate.
+#[allow(unsafe_code)]
+fn recv_uninit(stream: &TcpStream, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    let max = max.min(spare.len());
+    let n = socket2::SockRef::from(stream).recv(&mut spare[..max])?;
+    // SAFETY: `recv` wrote (initialised) the first `n` bytes of the spare capacity it was
+    // given, and `n` is at most its length, so `len + n` bytes of `buf` are initialised.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 /// Runs a handler callback; a panic in it is caught, logged and counted, and costs only its
 /// connection (see [`Shard::handler_failed`]), never the shard and its other connections.
 fn guarded(server: &Server, what: &str, id: ConnId, f: impl FnOnce()) -> bool {
@@ -977,6 +1023,21 @@ fn drop_slow_client(c: &mut Connection, now: Instant) {
 
 #[cfg(test)]
 mod tests {
+    /// A partial frame moved out of the receive block gets room for itself, not a share of
+    /// the block's size: what a connection waiting for the rest of a small frame holds.
+    #[test]
+    fn a_partial_frame_leaves_the_block_small() {
+        use bytes::BufMut;
+        let mut block = super::new_block();
+        assert!(block.capacity() >= super::RX_BLOCK);
+        block.put_bytes(7, 100);
+        let mut view = block.split_to(100);
+        let _payload = view.split_to(60).freeze();
+        view.reserve(50);
+        assert!(view.capacity() < 1024, "{}", view.capacity());
+        assert_eq!(&view[..], &[7; 40][..]);
+    }
+
     /// An idle connection is its slab entry plus its registry entry (an `Arc<ConnEntry>`)
     /// and a few index slots: the idle-memory bar (issue 7: at most 512 bytes per idle
     /// connection, measured by `ws-load idle`) rests on these sizes. Growing either is a

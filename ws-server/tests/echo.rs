@@ -103,3 +103,52 @@ async fn pings_are_answered() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The shard reads into a shared receive block and moves a frame that does not end in a read
+/// into a buffer of its own: frames cut anywhere (inside the header, inside the payload, at
+/// the edge of one read), a frame larger than any read, and a burst larger than a read all
+/// come back whole and in order.
+#[tokio::test]
+async fn echoes_frames_however_the_bytes_are_cut() {
+    let server = start(config()).await;
+    let mut c = connect(&server, "/echo").await;
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(2));
+
+    // One byte at a time: every cut inside the header and the payload.
+    for b in masked(OpCode::Text, true, "héllo wörld".as_bytes()).iter() {
+        c.send_raw(&[*b]).await.unwrap();
+        pause().await;
+    }
+    assert_eq!(next_message(&mut c).await, Message::text("héllo wörld"));
+
+    // A frame larger than a read: cut inside its 14-byte header, then at odd sizes.
+    let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+    let wire = masked(OpCode::Binary, true, &big);
+    let (head, rest) = wire.split_at(7);
+    c.send_raw(head).await.unwrap();
+    pause().await;
+    let (mid, rest) = rest.split_at(65_537);
+    c.send_raw(mid).await.unwrap();
+    pause().await;
+    c.send_raw(rest).await.unwrap();
+    assert_eq!(next_message(&mut c).await, Message::binary(big));
+
+    // A burst of small frames larger than one read, in one write: nothing more arrives to
+    // announce what the first read left in the socket.
+    let mut burst = BytesMut::new();
+    for i in 0..5_000u32 {
+        burst.extend_from_slice(&masked(OpCode::Binary, true, format!("{i:020}").as_bytes()));
+    }
+    c.send_raw(&burst).await.unwrap();
+    for i in 0..5_000u32 {
+        assert_eq!(
+            next_message(&mut c).await,
+            Message::binary(format!("{i:020}").into_bytes()),
+            "message {i}"
+        );
+    }
+    assert_eq!(
+        c.close(CloseCode::NORMAL, "done").await.unwrap(),
+        CloseCode::NORMAL
+    );
+}
