@@ -361,6 +361,10 @@ struct Shard {
     out: WriteQueue,
     /// Where reads with no partial frame pending go (see [`RX_BLOCK`]).
     rx: BytesMut,
+    /// Buffers for frames larger than a read.
+    pool: FramePool,
+    /// When the pool next lets go of unused buffers beyond its spares.
+    pool_trim_at: Instant,
 }
 
 impl Shard {
@@ -381,6 +385,8 @@ impl Shard {
             work: Vec::new(),
             out: WriteQueue::default(),
             rx: BytesMut::new(),
+            pool: FramePool::default(),
+            pool_trim_at: Instant::now(),
         }
     }
 
@@ -441,6 +447,11 @@ impl Shard {
             }
             self.run_timers(server, now);
             self.settle_dirty(server, now);
+            if events.is_empty() || now >= self.pool_trim_at {
+                // A shard that waited for nothing, or once a second.
+                self.pool.trim();
+                self.pool_trim_at = now + POOL_TRIM_EVERY;
+            }
             if self.shutting_down && self.live == 0 {
                 debug!(shard = self.handle.index, "shard stopped");
                 return;
@@ -708,7 +719,22 @@ impl Shard {
                 Err(_) => return (ReadOutcome::Ended, 0),
             }
         };
-        let input = self.rx.split_to(n);
+        // A frame larger than this read goes on in a buffer of its own, from the pool; else
+        // the frames are views of the block.
+        let input = match ws_frame::FrameHeader::decode(&self.rx) {
+            Ok(Some((h, used)))
+                if used as u64 + h.payload_len > n as u64
+                    && h.payload_len <= self.config.limits().max_frame_payload() as u64 =>
+            {
+                let whole = usize::try_from(h.payload_len)
+                    .map_or(usize::MAX, |len| len.saturating_add(used));
+                let mut buf = self.pool.take(whole.min(n + ws_frame::MAX_RESERVE));
+                buf.extend_from_slice(&self.rx);
+                self.rx.clear();
+                buf
+            }
+            _ => self.rx.split_to(n),
+        };
         self.handle_input(server, slot, input, now);
         let outcome = if n == room {
             ReadOutcome::More
@@ -966,6 +992,65 @@ fn new_block() -> BytesMut {
     block
 }
 
+/// The most buffers a shard's [`FramePool`] tracks, in use or not (beyond that, a large
+/// frame's buffer is not pooled).
+const POOL_MAX: usize = 64;
+/// The most unused buffers a shard's [`FramePool`] keeps beyond a loop iteration that had
+/// nothing to do, or a second.
+const POOL_SPARE: usize = 4;
+/// How often a busy shard trims its pool to [`POOL_SPARE`] unused buffers.
+const POOL_TRIM_EVERY: Duration = Duration::from_secs(1);
+
+/// Buffers for frames larger than one read, reused once the payloads in them are dropped,
+/// so that a stream of large messages does not make the allocator hand memory back to the
+/// system and fault it in again for each one (which costs more than the copy it saves).
+/// An idle shard keeps at most [`POOL_SPARE`] buffers of at most `FRESH_READ` +
+/// `ws_frame::MAX_RESERVE` bytes; an idle connection, none.
+#[derive(Default)]
+struct FramePool {
+    /// An empty handle at the end of each pooled buffer: it is unique once nothing else uses
+    /// the buffer, and `try_reclaim` then gives the whole buffer back.
+    handles: Vec<BytesMut>,
+}
+
+impl FramePool {
+    /// An empty buffer with room for at least `want` bytes.
+    fn take(&mut self, want: usize) -> BytesMut {
+        if let Some(i) = self.handles.iter_mut().position(|h| h.try_reclaim(want)) {
+            return lend(&mut self.handles[i]);
+        }
+        // Unused buffers too small for this frame make way for it.
+        self.handles.retain_mut(|h| !h.try_reclaim(1));
+        let mut fresh = BytesMut::new(); // see `new_block` on why not `with_capacity`
+        fresh.reserve(want);
+        if self.handles.len() == POOL_MAX {
+            return fresh; // not pooled
+        }
+        self.handles.push(fresh);
+        let last = self.handles.len() - 1;
+        lend(&mut self.handles[last])
+    }
+
+    /// Lets go of unused buffers beyond [`POOL_SPARE`].
+    fn trim(&mut self) {
+        if self.handles.len() > POOL_SPARE {
+            let mut spare = 0;
+            self.handles.retain_mut(|h| {
+                let unused = h.try_reclaim(1);
+                spare += usize::from(unused);
+                !unused || spare <= POOL_SPARE
+            });
+        }
+    }
+}
+
+/// Hands out the buffer `h` holds, keeping an empty handle to its end in `h`.
+fn lend(h: &mut BytesMut) -> BytesMut {
+    let mut lent = std::mem::take(h);
+    *h = lent.split_off(lent.capacity());
+    lent
+}
+
 /// One `recv` of at most `max` bytes into the unused capacity of `buf`, which it does not
 /// zero first; what it got is appended to `buf`. The one `unsafe` of this crate.
 #[allow(unsafe_code)]
@@ -1023,6 +1108,32 @@ fn drop_slow_client(c: &mut Connection, now: Instant) {
 
 #[cfg(test)]
 mod tests {
+    /// A large frame's buffer comes back to the pool once its payloads are dropped, is not
+    /// lent twice while in use, and an idle pool keeps at most `POOL_SPARE` buffers.
+    #[test]
+    fn the_frame_pool_reuses_buffers_once_free() {
+        use super::{FramePool, POOL_SPARE};
+        let mut pool = FramePool::default();
+        let mut a = pool.take(100_000);
+        assert!(a.capacity() >= 100_000);
+        let a_ptr = a.as_ptr();
+        a.extend_from_slice(&[1; 100_000]);
+        let payload = a.split_to(60_000).freeze();
+        drop(a);
+        let b = pool.take(100_000); // `payload` still uses the first buffer
+        assert_ne!(b.as_ptr(), a_ptr);
+        drop(payload);
+        let c = pool.take(100_000);
+        assert_eq!(c.as_ptr(), a_ptr, "the first buffer is free again");
+        assert!(c.is_empty() && c.capacity() >= 100_000);
+        let d = pool.take(200_000); // larger than either: a new one
+        assert!(d.capacity() >= 200_000);
+        let held: Vec<_> = (0..8).map(|_| pool.take(1_000)).collect();
+        drop((b, c, d, held));
+        pool.trim();
+        assert_eq!(pool.handles.len(), POOL_SPARE);
+    }
+
     /// A partial frame moved out of the receive block gets room for itself, not a share of
     /// the block's size: what a connection waiting for the rest of a small frame holds.
     #[test]
