@@ -33,6 +33,12 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// A whole message arrived.
+    ///
+    /// Its payload is often a view of the shard's receive block (see the `shard` module's
+    /// docs: no copy is made on the way in), so keeping it beyond the callback keeps that
+    /// block (256 KiB) alive; to store a message for long (a history, a cache), copy it, e.g.
+    /// `Bytes::copy_from_slice(msg.as_bytes())`. Sending it on, now or from a spawned task,
+    /// is what it is for.
     fn on_message(&self, conn: &Conn, msg: Message) {
         let _ = (conn, msg);
     }
