@@ -22,7 +22,7 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -316,16 +316,24 @@ impl WriteQueue {
         self.head_started = false;
     }
 
-    /// Writes until the queue is empty or the socket is full.
-    fn write_to(&mut self, mut stream: &TcpStream) -> io::Result<()> {
+    /// Writes until the queue is empty or the socket is full: `send` for one buffer,
+    /// `sendmsg` for several (a socket's own calls, cheaper than `write`/`writev`, which go
+    /// through the file layer and take the file position lock).
+    fn write_to(&mut self, stream: &TcpStream) -> io::Result<()> {
+        let socket = socket2::SockRef::from(stream);
         while !self.bufs.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let mut n = 0;
-            for (slot, b) in slices.iter_mut().zip(&self.bufs) {
-                *slot = IoSlice::new(b);
-                n += 1;
-            }
-            match stream.write_vectored(&slices[..n]) {
+            let sent = if self.bufs.len() == 1 {
+                socket.send(&self.bufs[0])
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut n = 0;
+                for (slot, b) in slices.iter_mut().zip(&self.bufs) {
+                    *slot = IoSlice::new(b);
+                    n += 1;
+                }
+                socket.send_vectored(&slices[..n])
+            };
+            match sent {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => self.advance(written),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
