@@ -65,8 +65,11 @@ const SETTLE_AT_ONCE: usize = 4 << 10;
 /// a frame at a time: the rest of a 1 MiB message in one `recv` (256 KiB took four, and
 /// measured 6% slower at 1 MiB).
 const READ_BUDGET: usize = ws_frame::MAX_RESERVE;
-/// The most buffers one vectored write takes.
+/// The most buffers one vectored write takes on the stack.
 const MAX_IOVECS: usize = 64;
+/// The most buffers one vectored write takes (Linux's `IOV_MAX`): a longer queue (a burst of
+/// small broadcasts) goes out in fewer, larger writes, from an `IoSlice` list built for it.
+const MAX_IOVECS_LONG: usize = 1024;
 /// How long a slow client dropped for its backlog gets to take its close frame.
 const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -326,6 +329,14 @@ impl WriteQueue {
         while !self.bufs.is_empty() {
             let sent = if self.bufs.len() == 1 {
                 socket.send(&self.bufs[0])
+            } else if self.bufs.len() > MAX_IOVECS {
+                let slices: Vec<IoSlice<'_>> = self
+                    .bufs
+                    .iter()
+                    .take(MAX_IOVECS_LONG)
+                    .map(|b| IoSlice::new(b))
+                    .collect();
+                socket.send_vectored(&slices)
             } else {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let mut n = 0;
