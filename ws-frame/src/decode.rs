@@ -33,6 +33,16 @@ pub struct Frame {
 /// few times (a 1 MiB frame: not at all after its first read).
 pub const MAX_RESERVE: usize = 1 << 20;
 
+/// The room a buffer needs for a frame of `whole` bytes of which `have` are buffered, by the
+/// rule [`MAX_RESERVE`] states: the whole frame, but at most `MAX_RESERVE` or `have`
+/// (whichever is more) beyond what is there. [`Decoder::decode`] reserves by it; a caller
+/// that sizes a buffer before decoding (for a frame its read has only begun) uses it too, so
+/// that the decoder then finds the room it wants and moves nothing.
+#[must_use]
+pub fn room_for_frame(have: usize, whole: usize) -> usize {
+    whole.min(have.saturating_add(MAX_RESERVE.max(have)))
+}
+
 /// A streaming decoder: bytes in, [`Frame`]s out, with every RFC 6455 rule that a single
 /// frame or a sequence of frames can break checked as early as the bytes allow.
 ///
@@ -266,7 +276,7 @@ impl Decoder {
             self.check_text(&header, fresh)?;
         }
         if available < len {
-            src.reserve((len - src.len()).min(MAX_RESERVE.max(src.len())));
+            src.reserve(room_for_frame(src.len(), len) - src.len());
             return Ok(None);
         }
         let payload = src.split_to(len).freeze();

@@ -749,7 +749,7 @@ impl Shard {
             {
                 let whole = usize::try_from(h.payload_len)
                     .map_or(usize::MAX, |len| len.saturating_add(used));
-                let mut buf = self.pool.take(whole.min(n + ws_frame::MAX_RESERVE));
+                let mut buf = self.pool.take(ws_frame::room_for_frame(n, whole));
                 buf.extend_from_slice(&self.rx);
                 self.rx.clear();
                 buf
