@@ -16,8 +16,7 @@
 //! the shard's receive block, and the frames it completes are views of the block; only the
 //! rest of an unfinished frame moves into a buffer of the connection's own, sized for that
 //! frame) and no write buffer while nothing waits for the socket. Everything queued for one
-//! connection goes out in one
-//! vectored write per loop iteration.
+//! connection goes out in one vectored write per loop iteration.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -53,8 +52,6 @@ const RX_BLOCK: usize = 256 << 10;
 /// not end in it is copied once into the frame's own buffer (the rest is read straight into
 /// that), so this bounds the copy per large frame.
 const FRESH_READ: usize = 64 << 10;
-/// A fresh receive block is started when the current one has less room than this.
-const RX_MIN_ROOM: usize = FRESH_READ;
 /// A read of at least this many bytes settles its connection (writes its replies) right
 /// away, while what they were made from is still in cache; after smaller reads, the writes
 /// wait for the end of the loop iteration, where the output of several messages (or
@@ -722,7 +719,8 @@ impl Shard {
     fn read_fresh(&mut self, server: &Server, slot: u32, now: Instant) -> (ReadOutcome, usize) {
         // Once every payload of the block has been dropped (an echo's reply written, say),
         // the next read starts at its beginning again, into memory still in cache.
-        if !self.rx.try_reclaim(RX_BLOCK) && self.rx.capacity() < RX_MIN_ROOM {
+        // A block with less room than one read makes way for a fresh one.
+        if !self.rx.try_reclaim(RX_BLOCK) && self.rx.capacity() < FRESH_READ {
             self.rx = new_block();
         }
         let Some(Some(c)) = self.conns.get_mut(slot as usize) else {
