@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TOOLS=${AUTOBAHN_TOOLS:-$ROOT/../shared/tools/autobahn}
+# shellcheck source=scripts/autobahn-tools.sh
+. "$ROOT/scripts/autobahn-tools.sh"
 CASES=${AUTOBAHN_CASES:-9.*}
 ROUNDS=${AUTOBAHN_ROUNDS:-1}
 OUT=${AUTOBAHN_OUT:-$ROOT/target/autobahn-perf}

@@ -2,13 +2,15 @@
 # Runs the Autobahn|Testsuite against ws-server (server role, /echo) and against our client
 # (client role), cases 1–11, and fails on any case that is not OK / INFORMATIONAL /
 # UNIMPLEMENTED or that differs from autobahn/expected-{server,client}.json.
-# Installs wstest (../shared/tools/autobahn/install.sh) if it is missing.
+# Installs wstest (../shared/tools/autobahn/install.sh, found by scripts/autobahn-tools.sh)
+# if it is missing.
 # Env: AUTOBAHN_CASES (default '*'), AUTOBAHN_EXCLUDE (default '12.*,13.*': permessage-deflate
 # is not implemented), AUTOBAHN_WRITE=1 to rewrite the expected files from this run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TOOLS=${AUTOBAHN_TOOLS:-$ROOT/../shared/tools/autobahn}
+# shellcheck source=scripts/autobahn-tools.sh
+. "$ROOT/scripts/autobahn-tools.sh"
 CASES=${AUTOBAHN_CASES:-*}
 EXCLUDE=${AUTOBAHN_EXCLUDE:-12.*,13.*}
 OUT=${AUTOBAHN_OUT:-$ROOT/target/autobahn}
