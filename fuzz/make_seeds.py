@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpus under fuzz/seeds/<target>/ (RFC 6455 vectors and
-hand-made edge cases). Re-run after changing it; `cargo test -p ws-frame` replays them."""
+hand-made edge cases). Re-run after changing it; `cargo test -p oyez-frame` replays them."""
 import base64, hashlib, os, struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -3,23 +3,23 @@
 # benchmark group: each function's time per iteration and throughput, and how many times
 # faster ours is than each other function of the group, all from the same `cargo bench` run.
 #
-#   cargo bench -p ws-benches && bash scripts/bench-ratios.sh
+#   cargo bench -p oyez-benches && bash scripts/bench-ratios.sh
 #   bash scripts/bench-ratios.sh decode_ mask_1048576B     # only groups starting with these
 #
-# "Ours" in a group is its first function whose name starts with one of: ws-frame,
+# "Ours" in a group is its first function whose name starts with one of: oyez-frame,
 # apply_mask skew 1, SharedFrame, decode, encode (an exact match first); fanout_* groups have
 # no peer and show no ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${CARGO_TARGET_DIR:-target}/criterion
-[ -d "$DIR" ] || { echo "no $DIR: run cargo bench -p ws-benches first" >&2; exit 1; }
+[ -d "$DIR" ] || { echo "no $DIR: run cargo bench -p oyez-benches first" >&2; exit 1; }
 python3 - "$DIR" "$@" <<'PY'
 import json, os, sys, glob
 
 root, prefixes = sys.argv[1], sys.argv[2:]
 # Groups that measure ws-server alone (two views of one fan-out), with no peer to compare.
 NO_PEER = ["fanout_"]
-OURS = ["ws-frame", "apply_mask skew 1", "SharedFrame", "decode", "encode"]
+OURS = ["oyez-frame", "apply_mask skew 1", "SharedFrame", "decode", "encode"]
 groups = {}
 for bench in glob.glob(os.path.join(root, "**", "new", "benchmark.json"), recursive=True):
     d = os.path.dirname(bench)

@@ -1,6 +1,6 @@
 //! In-process broadcast fan-out to 1,000 connections.
 //!
-//! - `fanout_1000_ws-server`: a real `ws_server::Server` on loopback with 1,000 connected raw
+//! - `fanout_1000_oyez-server`: a real `oyez_server::Server` on loopback with 1,000 connected raw
 //!   clients (ws-load's client). `Server::broadcast` alone (encode once, queue for every
 //!   recipient: what the caller's thread pays), and broadcast until all 1,000 clients have
 //!   read the frame (the whole fan-out: queueing, the connection tasks' writes, the clients'
@@ -9,7 +9,7 @@
 //!   per-connection queues: one `SharedFrame` cloned into each, next to encoding the frame
 //!   again for each recipient (what a server without a shared encoded frame does).
 //!
-//! `cargo bench -p ws-benches --bench broadcast`
+//! `cargo bench -p oyez-benches --bench broadcast`
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::sync::mpsc;
-use ws_benches::load::client::{self, Target};
-use ws_frame::{Encoder, OpCode, Role, SharedFrame};
-use ws_server::{Builder, Message, NoopHandler, Server, ServerConfig};
+use oyez_benches::load::client::{self, Target};
+use oyez_frame::{Encoder, OpCode, Role, SharedFrame};
+use oyez_server::{Builder, Message, NoopHandler, Server, ServerConfig};
 
 const CONNS: usize = 1000;
 
@@ -125,8 +125,8 @@ fn fanout() -> Fanout {
 fn server_fanout(c: &mut Criterion) {
     let f = fanout();
     for size in [64usize, 16 << 10] {
-        let msg = Message::binary(Bytes::from(ws_benches::payload(size)));
-        let mut g = c.benchmark_group(format!("fanout_1000_ws-server_{size}B"));
+        let msg = Message::binary(Bytes::from(oyez_benches::payload(size)));
+        let mut g = c.benchmark_group(format!("fanout_1000_oyez-server_{size}B"));
         g.throughput(Throughput::Elements(CONNS as u64));
         g.bench_function("Server::broadcast (queue only)", |b| {
             b.iter_custom(|iters| {
@@ -164,7 +164,7 @@ fn server_fanout(c: &mut Criterion) {
 
 fn queues(c: &mut Criterion) {
     for size in [64usize, 16 << 10] {
-        let payload = ws_benches::payload(size);
+        let payload = oyez_benches::payload(size);
         let mut g = c.benchmark_group(format!("queue_1000_{size}B"));
         g.throughput(Throughput::Elements(CONNS as u64));
         let (shared_tx, mut shared_rx): (Vec<_>, Vec<_>) = (0..CONNS)

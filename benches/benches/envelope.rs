@@ -1,26 +1,26 @@
-//! Cross-instance envelope encode and decode (ws-envelope), Tina4 and mega, with a generic
+//! Cross-instance envelope encode and decode (oyez-envelope), Tina4 and mega, with a generic
 //! `serde_json::Value` parse of the same bytes as the baseline.
 //!
-//! `cargo bench -p ws-benches --bench envelope`
+//! `cargo bench -p oyez-benches --bench envelope`
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::value::RawValue;
-use ws_envelope::mega::{self, Broadcast, Channel, Direct};
-use ws_envelope::tina4::{Envelope, Kind, Payload};
+use oyez_envelope::mega::{self, Broadcast, Channel, Direct};
+use oyez_envelope::tina4::{Envelope, Kind, Payload};
 
 fn tina4(c: &mut Criterion) {
     let cases = [
         (
             "text_64B",
-            Payload::Text(String::from_utf8(ws_benches::payload(64)).expect("ASCII")),
+            Payload::Text(String::from_utf8(oyez_benches::payload(64)).expect("ASCII")),
         ),
         (
             "text_4KiB_escapes",
             Payload::Text("line \"one\"\n\ttab é ".repeat(4096 / 20)),
         ),
-        ("binary_1KiB", Payload::Binary(ws_benches::payload(1024))),
+        ("binary_1KiB", Payload::Binary(oyez_benches::payload(1024))),
     ];
     for (name, payload) in cases {
         let env = Envelope {

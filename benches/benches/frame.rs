@@ -2,9 +2,9 @@
 //! same bytes in the same run (each group holds the peers side by side; `bash
 //! scripts/bench-ratios.sh` prints the ratios).
 //!
-//! `cargo bench -p ws-benches --bench frame`
+//! `cargo bench -p oyez-benches --bench frame`
 //!
-//! What each decoder starts from: ws-frame decodes in place from the `BytesMut` the socket
+//! What each decoder starts from: oyez-frame decodes in place from the `BytesMut` the socket
 //! read into (the copy into it is set-up, not timed); tungstenite and fastwebsockets own their
 //! read buffer and pull from an in-memory stream, so their one copy from the "socket" is part
 //! of their decode. Every decoder unmasks (server role) except tungstenite's `FrameSocket`,
@@ -16,9 +16,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ws_benches::{MemStream, masked_frames, payload};
-use ws_frame::session::Config;
-use ws_frame::{Decoder, Encoder, Event, FrameHeader, Limits, OpCode, Role, Session};
+use oyez_benches::{MemStream, masked_frames, payload};
+use oyez_frame::session::Config;
+use oyez_frame::{Decoder, Encoder, Event, FrameHeader, Limits, OpCode, Role, Session};
 
 const COUNT: usize = 10_000;
 
@@ -32,7 +32,7 @@ fn header(c: &mut Criterion) {
     let bytes = masked_frames(1, 20, OpCode::Binary);
     let mut g = c.benchmark_group("header_decode");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("ws-frame", |b| {
+    g.bench_function("oyez-frame", |b| {
         b.iter(|| FrameHeader::decode(black_box(&bytes)))
     });
     g.bench_function("tungstenite", |b| {
@@ -53,7 +53,7 @@ fn small_frames(c: &mut Criterion) {
     let rt = rt();
     let mut g = c.benchmark_group("decode_10k_masked_20B");
     g.throughput(Throughput::Elements(COUNT as u64));
-    g.bench_function("ws-frame Decoder", |b| {
+    g.bench_function("oyez-frame Decoder", |b| {
         b.iter_batched_ref(
             || BytesMut::from(&wire[..]),
             |buf| {
@@ -67,7 +67,7 @@ fn small_frames(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    g.bench_function("ws-frame Decoder in place", |b| {
+    g.bench_function("oyez-frame Decoder in place", |b| {
         b.iter_batched_ref(
             || wire.to_vec(),
             |buf| {
@@ -82,7 +82,7 @@ fn small_frames(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    g.bench_function("ws-frame Session", |b| {
+    g.bench_function("oyez-frame Session", |b| {
         b.iter_batched_ref(
             || BytesMut::from(&wire[..]),
             |buf| {
@@ -153,7 +153,7 @@ fn small_frames(c: &mut Criterion) {
 }
 
 /// One masked frame of each size, decoded (server role); and one frame encoded (server role,
-/// unmasked, by all three; client role, masked, by ws-frame).
+/// unmasked, by all three; client role, masked, by oyez-frame).
 fn sizes(c: &mut Criterion) {
     let rt = rt();
     for size in [125usize, 4 << 10, 64 << 10, 1 << 20] {
@@ -162,7 +162,7 @@ fn sizes(c: &mut Criterion) {
         let shared = Bytes::from(data.clone());
         let mut g = c.benchmark_group(format!("decode_{size}B"));
         g.throughput(Throughput::Bytes(size as u64));
-        g.bench_function("ws-frame", |b| {
+        g.bench_function("oyez-frame", |b| {
             b.iter_batched_ref(
                 || BytesMut::from(&wire[..]),
                 |buf| {
@@ -211,7 +211,7 @@ fn sizes(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(size as u64));
         let mut out = BytesMut::with_capacity(size + 14);
         let mut server = Encoder::new(Role::Server);
-        g.bench_function("ws-frame", |b| {
+        g.bench_function("oyez-frame", |b| {
             b.iter(|| {
                 out.clear();
                 server.encode(OpCode::Binary, true, black_box(&data), &mut out);
@@ -241,7 +241,7 @@ fn sizes(c: &mut Criterion) {
             })
         });
         let mut client = Encoder::new(Role::Client);
-        g.bench_function("ws-frame client (masked)", |b| {
+        g.bench_function("oyez-frame client (masked)", |b| {
             b.iter(|| {
                 out.clear();
                 client.encode(OpCode::Binary, true, black_box(&data), &mut out);

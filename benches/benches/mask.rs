@@ -1,13 +1,13 @@
 //! Unmasking at odd alignments, next to memcpy of the same size, the byte loop and
 //! fastwebsockets' `unmask` (tungstenite's is not public).
 //!
-//! `cargo bench -p ws-benches --bench mask`
+//! `cargo bench -p oyez-benches --bench mask`
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ws_benches::MASK;
-use ws_frame::{apply_mask, apply_mask_naive};
+use oyez_benches::MASK;
+use oyez_frame::{apply_mask, apply_mask_naive};
 
 fn mask(c: &mut Criterion) {
     for size in [125usize, 4 << 10, 64 << 10, 1 << 20] {

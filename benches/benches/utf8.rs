@@ -1,12 +1,12 @@
-//! Incremental UTF-8 validation (ws-frame's `Utf8Validator`, whole and in 1,460-byte chunks,
+//! Incremental UTF-8 validation (oyez-frame's `Utf8Validator`, whole and in 1,460-byte chunks,
 //! as text arrives in TCP segments) against `std::str::from_utf8` on the same bytes.
 //!
-//! `cargo bench -p ws-benches --bench utf8`
+//! `cargo bench -p oyez-benches --bench utf8`
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ws_frame::Utf8Validator;
+use oyez_frame::Utf8Validator;
 
 /// A chunk the size of one TCP segment's payload on a 1,500-byte MTU.
 const CHUNK: usize = 1460;
@@ -40,13 +40,13 @@ fn utf8(c: &mut Criterion) {
             g.bench_function("std from_utf8", |b| {
                 b.iter(|| core::str::from_utf8(black_box(&bytes)).is_ok())
             });
-            g.bench_function("ws-frame Utf8Validator", |b| {
+            g.bench_function("oyez-frame Utf8Validator", |b| {
                 b.iter(|| {
                     let mut v = Utf8Validator::new();
                     v.feed(black_box(&bytes), true).is_ok()
                 })
             });
-            g.bench_function("ws-frame Utf8Validator 1460 B chunks", |b| {
+            g.bench_function("oyez-frame Utf8Validator 1460 B chunks", |b| {
                 b.iter(|| {
                     let mut v = Utf8Validator::new();
                     let mut chunks = black_box(&bytes).chunks(CHUNK).peekable();

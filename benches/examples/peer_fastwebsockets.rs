@@ -1,17 +1,17 @@
-//! A peer server on fastwebsockets, for same-run comparisons with `ws-server` (the load tool
+//! A peer server on fastwebsockets, for same-run comparisons with the `ws-server` binary (the load tool
 //! and `scripts/bench-e2e.sh`), with the binary's semantics for the routes the load tool uses:
 //!
 //! - `/all`: each message goes to every other connection on `/all` (not back to the sender);
 //! - any other path: echoes every text and binary message.
 //!
-//! The opening handshake is parsed and answered with `ws_frame::handshake::server` (instead
+//! The opening handshake is parsed and answered with `oyez_frame::handshake::server` (instead
 //! of fastwebsockets' hyper-based `upgrade` feature), so no HTTP stack sits under the socket;
 //! after it, the connection is fastwebsockets' own (`WebSocket::after_handshake`). Echo uses
 //! a `FragmentCollector` as fastwebsockets' own echo example does; `/all` splits the socket
 //! (`unstable-split`) and a writer task per connection writes each queued message with
 //! `write_frame`, which is one write per frame: fastwebsockets has no write coalescing.
 //!
-//! `PORT=9003 cargo run --release -p ws-benches --example peer_fastwebsockets`
+//! `PORT=9003 cargo run --release -p oyez-benches --example peer_fastwebsockets`
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,8 +22,8 @@ use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, Role, WebSocket}
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use ws_frame::Limits;
-use ws_frame::handshake::server as hs;
+use oyez_frame::Limits;
+use oyez_frame::handshake::server as hs;
 
 /// What a connection's writer task writes.
 enum Out {

@@ -1,4 +1,4 @@
-//! A peer server on tokio-tungstenite, for same-run comparisons with `ws-server` (Autobahn 9.x
+//! A peer server on tokio-tungstenite, for same-run comparisons with the `ws-server` binary (Autobahn 9.x
 //! timings, the load tool and `scripts/bench-e2e.sh`), with the binary's semantics for the
 //! routes the load tool uses:
 //!
@@ -10,7 +10,7 @@
 //! message to the sink and flushing once per wake-up (what `StreamExt::forward` does). Each
 //! recipient's writer encodes the frame itself, as tungstenite has no shared encoded frame.
 //!
-//! `PORT=9002 cargo run --release -p ws-benches --example peer_tungstenite`
+//! `PORT=9002 cargo run --release -p oyez-benches --example peer_tungstenite`
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,31 +1,31 @@
-//! Shared inputs for the `ws-benches` criterion benches, and the end-to-end load tool
+//! Shared inputs for the `oyez-benches` criterion benches, and the end-to-end load tool
 //! ([`load`], driven by the `ws-load` binary).
 //!
 //! Not published, and not a library to depend on: it holds the inputs the benches share and
 //! the load tool's scenarios. It does not measure anything by itself in `cargo test` beyond
 //! short smoke runs (performance is measured by `cargo bench` and `ws-load`, never in timed
-//! unit tests). Run the benches with `cargo bench -p ws-benches`, the load tool with
-//! `cargo run --release -p ws-benches --bin ws-load -- --help`; see the workspace README.
+//! unit tests). Run the benches with `cargo bench -p oyez-benches`, the load tool with
+//! `cargo run --release -p oyez-benches --bin ws-load -- --help`; see the workspace README.
 //!
 //! ```
-//! use ws_frame::{Decoder, Limits, OpCode, Role};
+//! use oyez_frame::{Decoder, Limits, OpCode, Role};
 //!
 //! // Ten masked 20-byte binary frames, as the decode benches feed them.
-//! let wire = ws_benches::masked_frames(10, 20, OpCode::Binary);
+//! let wire = oyez_benches::masked_frames(10, 20, OpCode::Binary);
 //! let mut buf = bytes::BytesMut::from(&wire[..]);
 //! let mut dec = Decoder::new(Role::Server, Limits::default());
 //! let mut n = 0;
 //! while let Some(frame) = dec.decode(&mut buf)? {
-//!     assert_eq!(frame.payload.as_ref(), &ws_benches::payload(20)[..]);
+//!     assert_eq!(frame.payload.as_ref(), &oyez_benches::payload(20)[..]);
 //!     n += 1;
 //! }
 //! assert_eq!(n, 10);
-//! # Ok::<(), ws_frame::Error>(())
+//! # Ok::<(), oyez_frame::Error>(())
 //! ```
 #![warn(missing_docs)]
 
 use bytes::BytesMut;
-use ws_frame::{Encoder, OpCode, Role};
+use oyez_frame::{Encoder, OpCode, Role};
 
 pub mod load;
 

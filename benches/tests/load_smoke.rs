@@ -1,4 +1,4 @@
-//! A short run of the load tool's scenarios against an in-process ws-server: the tool's
+//! A short run of the load tool's scenarios against an in-process oyez-server: the tool's
 //! client, accounting and bounds work end to end. Correctness only; no figure is checked
 //! against a threshold (performance is measured by the tool itself, not by tests).
 
@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use std::sync::Mutex;
-use ws_benches::load::broadcast::{self, BroadcastOpts};
-use ws_benches::load::client::Target;
-use ws_benches::load::echo::{self, EchoOpts};
-use ws_benches::load::idle::{self, IdleOpts};
+use oyez_benches::load::broadcast::{self, BroadcastOpts};
+use oyez_benches::load::client::Target;
+use oyez_benches::load::echo::{self, EchoOpts};
+use oyez_benches::load::idle::{self, IdleOpts};
 
-use ws_server::apps::{All, Echo};
-use ws_server::{Builder, Conn, Handler, Message, Server, ServerConfig};
+use oyez_server::apps::{All, Echo};
+use oyez_server::{Builder, Conn, Handler, Message, Server, ServerConfig};
 
 /// A server on its own runtime (the load tool runs its own current-thread runtime).
 fn server() -> (tokio::runtime::Runtime, Server) {

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ws_envelope::__fuzz::mega(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| oyez_envelope::__fuzz::mega(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ws_frame::__fuzz::decode_chunked(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| oyez_frame::__fuzz::decode_chunked(data));

@@ -31,7 +31,7 @@ impl BackplaneKind {
 /// A chosen backplane: kind and URL.
 ///
 /// ```
-/// use ws_backplane::{BackplaneConfig, BackplaneKind};
+/// use oyez_backplane::{BackplaneConfig, BackplaneKind};
 /// let env = |name: &str| match name {
 ///     "TINA4_WS_BACKPLANE" => Some(" NATS ".to_owned()),
 ///     _ => None,
@@ -39,7 +39,7 @@ impl BackplaneKind {
 /// let config = BackplaneConfig::from_env(env)?.expect("a backplane");
 /// assert_eq!((config.kind, config.url.as_str()), (BackplaneKind::Nats, "nats://localhost:4222"));
 /// assert!(BackplaneConfig::from_env(|_| None)?.is_none()); // unset: local only
-/// # Ok::<(), ws_backplane::Error>(())
+/// # Ok::<(), oyez_backplane::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackplaneConfig {

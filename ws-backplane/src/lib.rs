@@ -1,4 +1,4 @@
-//! `ws-backplane`: pub/sub backplanes that carry broadcasts between server instances, the
+//! `oyez-backplane`: pub/sub backplanes that carry broadcasts between server instances, the
 //! cluster managers that speak the Tina4 and mega envelopes over them, and the cluster-wide
 //! presence roster.
 //!
@@ -51,10 +51,10 @@
 //! # Example
 //!
 //! ```
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ws_backplane::Error> {
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), oyez_backplane::Error> {
 //! use std::sync::Arc;
-//! use ws_backplane::{Tina4Cluster, transport::memory::MemoryHub};
-//! use ws_envelope::tina4::{Kind, Payload};
+//! use oyez_backplane::{Tina4Cluster, transport::memory::MemoryHub};
+//! use oyez_envelope::tina4::{Kind, Payload};
 //!
 //! let hub = MemoryHub::new();
 //! let (a, _from_others_a) = Tina4Cluster::start(Arc::new(hub.transport())).await?;

@@ -7,11 +7,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
-use ws_backplane::{
+use oyez_backplane::{
     MegaCluster, MegaConfig, MegaIncoming, RosterDriver, Stats, Tina4Cluster, Transport,
 };
-use ws_envelope::mega::{Channel, Member, message};
-use ws_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL};
+use oyez_envelope::mega::{Channel, Member, message};
+use oyez_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL};
 
 use crate::util::{WAIT, drain, recv_matching, transports, unique};
 

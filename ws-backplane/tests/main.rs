@@ -1,4 +1,4 @@
-//! Integration tests for ws-backplane, against the real brokers on 127.0.0.1 (no mocks):
+//! Integration tests for oyez-backplane, against the real brokers on 127.0.0.1 (no mocks):
 //! Redis on 6379 and NATS on 4222 (`scripts/ensure-services.sh` starts them). Tests that
 //! restart a broker start their own on a free port.
 

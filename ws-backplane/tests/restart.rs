@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ws_backplane::transport::nats::NatsTransport;
-use ws_backplane::transport::redis::RedisTransport;
-use ws_backplane::{Error, Stats, Tina4Cluster, Transport};
-use ws_envelope::tina4::{Envelope, Kind, Payload};
+use oyez_backplane::transport::nats::NatsTransport;
+use oyez_backplane::transport::redis::RedisTransport;
+use oyez_backplane::{Error, Stats, Tina4Cluster, Transport};
+use oyez_envelope::tina4::{Envelope, Kind, Payload};
 
 use crate::util::{PrivateBroker, WAIT, bounded, free_port, unique};
 

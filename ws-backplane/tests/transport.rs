@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use ws_backplane::{Error, Received, Stats, Transport};
+use oyez_backplane::{Error, Received, Stats, Transport};
 
 use crate::util::{WAIT, drain, recv_matching, transports, unique};
 

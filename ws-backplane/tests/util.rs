@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use ws_backplane::Transport;
-use ws_backplane::transport::memory::MemoryHub;
-use ws_backplane::transport::nats::NatsTransport;
-use ws_backplane::transport::redis::RedisTransport;
+use oyez_backplane::Transport;
+use oyez_backplane::transport::memory::MemoryHub;
+use oyez_backplane::transport::nats::NatsTransport;
+use oyez_backplane::transport::redis::RedisTransport;
 
 /// Every wait is bounded by this.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);

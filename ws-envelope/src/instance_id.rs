@@ -9,7 +9,7 @@
 /// negligible.
 ///
 /// ```
-/// let id = ws_envelope::new_instance_id();
+/// let id = oyez_envelope::new_instance_id();
 /// assert_eq!(id.len(), 16);
 /// assert_eq!(id.as_bytes()[12], b'4');
 /// assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));

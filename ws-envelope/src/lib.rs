@@ -1,4 +1,4 @@
-//! `ws-envelope`: the cross-instance broadcast envelopes of two existing frameworks (the
+//! `oyez-envelope`: the cross-instance broadcast envelopes of two existing frameworks (the
 //! Tina4 backplane and the mega ws-cluster), encoded byte for byte as they emit them, so that
 //! our server and theirs relay each other's broadcasts over the same Redis or NATS.
 //!
@@ -10,18 +10,18 @@
 //!
 //! **What it does not do:** no I/O, no broker client, no delivery, no roster state, no
 //! size limits. It turns envelopes into bytes and back;
-//! [`ws-backplane`](https://docs.rs/ws-backplane) moves the bytes and the server delivers
+//! [`oyez-backplane`](https://docs.rs/oyez-backplane) moves the bytes and the server delivers
 //! them. It does not depend on the WebSocket codec: an envelope is a payload.
 //!
 //! ```
-//! use ws_envelope::tina4::{Envelope, Kind, Payload, peek_src};
+//! use oyez_envelope::tina4::{Envelope, Kind, Payload, peek_src};
 //!
 //! let wire = br#"{"src":"3f2a9c1b7e4d4a08","kind":"all","exclude":null,"room":null,"path":null,"text":"hello"}"#;
 //! assert_eq!(peek_src(wire).as_deref(), Some("3f2a9c1b7e4d4a08")); // echo guard: not ours
 //! let env = Envelope::decode(wire)?;
 //! assert_eq!((env.kind, &env.payload), (Kind::All, &Payload::Text("hello".into())));
 //! assert_eq!(env.encode(), wire); // byte for byte
-//! # Ok::<(), ws_envelope::Error>(())
+//! # Ok::<(), oyez_envelope::Error>(())
 //! ```
 //!
 //! # The wire contract
@@ -86,7 +86,7 @@
 //!   [`tina4::Kind::Path`] and [`tina4::Envelope::targets`] reaches nobody (Node). The
 //!   tina4-python form (`kind:"all"`, `path:""`) decodes as [`tina4::Kind::All`] and reaches
 //!   everyone, as it does on every reference receiver. Refusing an empty path belongs to the
-//!   publishing API (ws-server), not to this crate.
+//!   publishing API (oyez-server), not to this crate.
 //! * **T3, T8** as the reference (table above).
 //! * **T4, M12** not silent: every drop is an [`Error`] value, for the caller to count.
 //! * **T5** Node's rule: a string `text` wins; otherwise a string `b64`; otherwise
@@ -99,7 +99,7 @@
 //!   whitespace ignored; anything else (junk characters, data after `=`) is
 //!   [`Error::InvalidBase64`] rather than Node's silent skipping.
 //! * **T9, T12 (listener survival), M4–M7, M9, M10, M13** transport and roster behaviour:
-//!   ws-backplane's, not this crate's. For T12 this crate guarantees that it never emits
+//!   oyez-backplane's, not this crate's. For T12 this crate guarantees that it never emits
 //!   invalid UTF-8 (everything is written from `str`) and that invalid UTF-8 input is an error.
 //! * **T10** not applicable here: the envelope carries `path` verbatim (a query string
 //!   included); how paths are matched is the server's decision.

@@ -56,7 +56,7 @@ pub enum Channel {
 /// `{"o":O,"ns":NS,"channel"?:C,"message":M,"exceptSessionIds"?:[…]}`
 ///
 /// ```
-/// use ws_envelope::mega::{Broadcast, Channel, message};
+/// use oyez_envelope::mega::{Broadcast, Channel, message};
 ///
 /// let b = Broadcast {
 ///     o: Some("k7q2x9abmi5pt0zs".into()),
@@ -395,7 +395,7 @@ impl Roster {
 ///
 /// ```
 /// let wire = br#"{"o":"k7q2x9abmi5pt0zs","op":"sync_request"}"#;
-/// assert_eq!(ws_envelope::mega::peek_o(wire).as_deref(), Some("k7q2x9abmi5pt0zs"));
+/// assert_eq!(oyez_envelope::mega::peek_o(wire).as_deref(), Some("k7q2x9abmi5pt0zs"));
 /// ```
 pub fn peek_o(bytes: &[u8]) -> Option<Cow<'_, str>> {
     crate::json::peek_string(bytes, "o")

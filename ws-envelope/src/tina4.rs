@@ -47,7 +47,7 @@ pub enum Payload {
 /// `{"src":S,"kind":K,"exclude":E,"room":R,"path":P,"text":T}` or `…,"b64":B}`.
 ///
 /// ```
-/// use ws_envelope::tina4::{Envelope, Kind, Payload};
+/// use oyez_envelope::tina4::{Envelope, Kind, Payload};
 ///
 /// let env = Envelope {
 ///     src: "3f2a9c1b7e4d4a08".into(),
@@ -63,7 +63,7 @@ pub enum Payload {
 ///     br#"{"src":"3f2a9c1b7e4d4a08","kind":"room","exclude":"c1","room":"lobby","path":null,"b64":"AAECgP8="}"#
 /// );
 /// assert_eq!(Envelope::decode(&bytes)?, env);
-/// # Ok::<(), ws_envelope::Error>(())
+/// # Ok::<(), oyez_envelope::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
@@ -176,7 +176,7 @@ impl Envelope {
 ///
 /// ```
 /// let wire = br#"{"src":"3f2a9c1b7e4d4a08","kind":"all","exclude":null,"room":null,"path":null,"text":"hi"}"#;
-/// assert_eq!(ws_envelope::tina4::peek_src(wire).as_deref(), Some("3f2a9c1b7e4d4a08"));
+/// assert_eq!(oyez_envelope::tina4::peek_src(wire).as_deref(), Some("3f2a9c1b7e4d4a08"));
 /// ```
 pub fn peek_src(bytes: &[u8]) -> Option<Cow<'_, str>> {
     peek_string(bytes, "src")

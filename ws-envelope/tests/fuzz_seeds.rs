@@ -1,4 +1,4 @@
-//! Replays `fuzz/seeds/envelope_*` through `ws_envelope::__fuzz` on stable.
+//! Replays `fuzz/seeds/envelope_*` through `oyez_envelope::__fuzz` on stable.
 
 use std::path::PathBuf;
 
@@ -20,10 +20,10 @@ fn replay(target: &str, body: fn(&[u8])) {
 
 #[test]
 fn envelope_tina4() {
-    replay("envelope_tina4", ws_envelope::__fuzz::tina4);
+    replay("envelope_tina4", oyez_envelope::__fuzz::tina4);
 }
 
 #[test]
 fn envelope_mega() {
-    replay("envelope_mega", ws_envelope::__fuzz::mega);
+    replay("envelope_mega", oyez_envelope::__fuzz::mega);
 }

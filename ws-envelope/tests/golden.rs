@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use ws_envelope::mega::{Broadcast, Direct, Roster, peek_o};
-use ws_envelope::tina4::{Envelope, TINA4_CHANNEL, peek_src};
+use oyez_envelope::mega::{Broadcast, Direct, Roster, peek_o};
+use oyez_envelope::tina4::{Envelope, TINA4_CHANNEL, peek_src};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -99,8 +99,8 @@ fn tina4_python_vectors_decode_like_node() {
             assert_eq!(
                 (python.kind, node.kind),
                 (
-                    ws_envelope::tina4::Kind::All,
-                    ws_envelope::tina4::Kind::Path
+                    oyez_envelope::tina4::Kind::All,
+                    oyez_envelope::tina4::Kind::Path
                 )
             );
             assert_eq!(python.path, node.path);
@@ -120,14 +120,14 @@ fn the_escapes_vector_is_the_escapes_input() {
         &std::fs::read(golden_dir().join("tina4/edge-text-escapes.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(env.payload, ws_envelope::tina4::Payload::Text(input));
+    assert_eq!(env.payload, oyez_envelope::tina4::Payload::Text(input));
     let all_bytes =
         std::fs::read(golden_dir().join("inputs/all-bytes.bin")).expect("all-bytes.bin");
     let env = Envelope::decode(
         &std::fs::read(golden_dir().join("tina4/edge-b64-all-bytes.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(env.payload, ws_envelope::tina4::Payload::Binary(all_bytes));
+    assert_eq!(env.payload, oyez_envelope::tina4::Payload::Binary(all_bytes));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Integration tests for ws-envelope, in one binary.
+//! Integration tests for oyez-envelope, in one binary.
 
 // Every golden vector the reference code emitted: decode, re-encode byte for byte.
 mod golden;

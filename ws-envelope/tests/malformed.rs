@@ -1,8 +1,8 @@
 //! Malformed input gives errors, never panics.
 
-use ws_envelope::Error;
-use ws_envelope::mega::{Broadcast, Direct, Roster};
-use ws_envelope::tina4::Envelope;
+use oyez_envelope::Error;
+use oyez_envelope::mega::{Broadcast, Direct, Roster};
+use oyez_envelope::tina4::Envelope;
 
 fn all_decoders(bytes: &[u8]) -> [bool; 4] {
     [
@@ -121,7 +121,7 @@ fn lone_surrogates_are_dropped() {
     // In a mega `o` the id is unreadable: neither the peek nor the decode takes the envelope
     // for anyone's own, so it is delivered like one without `o`.
     let wire = br#"{"o":"\ud800","ns":"/a","message":{}}"#;
-    assert_eq!(ws_envelope::mega::peek_o(wire), None);
+    assert_eq!(oyez_envelope::mega::peek_o(wire), None);
     assert_eq!(Broadcast::decode(wire).unwrap().o, None);
     // A proper pair is fine.
     assert!(Envelope::decode(br#"{"text":"\ud83d\ude00"}"#).is_ok());
@@ -142,11 +142,11 @@ fn arbitrary_bytes_never_panic() {
             .collect();
         let _ = all_decoders(&bytes);
         // The echo-guard peeks never panic either, and agree with a full decode.
-        let src = ws_envelope::tina4::peek_src(&bytes);
+        let src = oyez_envelope::tina4::peek_src(&bytes);
         if let (Some(src), Ok(env)) = (&src, Envelope::decode(&bytes)) {
             assert_eq!(src.as_ref(), env.src, "{bytes:?}");
         }
-        let o = ws_envelope::mega::peek_o(&bytes);
+        let o = oyez_envelope::mega::peek_o(&bytes);
         if let Ok(r) = Roster::decode(&bytes) {
             assert_eq!(o.as_deref(), r.o.as_deref(), "{bytes:?}");
         }

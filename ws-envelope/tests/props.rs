@@ -2,11 +2,11 @@
 
 use proptest::prelude::*;
 use serde_json::value::RawValue;
-use ws_envelope::mega::peek_o;
-use ws_envelope::mega::{
+use oyez_envelope::mega::peek_o;
+use oyez_envelope::mega::{
     Broadcast, Channel, Direct, Member, Roster, RosterOp, message, raw_string,
 };
-use ws_envelope::tina4::{Envelope, Kind, Payload, peek_src};
+use oyez_envelope::tina4::{Envelope, Kind, Payload, peek_src};
 
 fn kind() -> impl Strategy<Value = Kind> {
     prop_oneof![Just(Kind::All), Just(Kind::Path), Just(Kind::Room)]

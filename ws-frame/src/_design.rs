@@ -72,7 +72,7 @@
 //! # Size
 //!
 //! A server keeps one [`Session`] per connection, most of them idle, so the session is kept
-//! small: 240 bytes on 64-bit targets (a test in `ws-server` holds it there). Limits and
+//! small: 240 bytes on 64-bit targets (a test in `oyez-server` holds it there). Limits and
 //! timer settings are stored as 32-bit values (milliseconds for times; see [`Limits`] and
 //! [`crate::session::Config`]), the session keeps its limits only in its decoder, the
 //! protocol error only in the decoder (the session's state says whether it took effect),
@@ -86,7 +86,7 @@
 //!
 //! `#![forbid(unsafe_code)]`. Masking XORs a `u64` at a time over `chunks_exact_mut(8)`, which
 //! the compiler vectorises; measured as fast as unsafe word-at-a-time versions (see the
-//! `mask` bench in `ws-benches`). `Utf8Bytes::as_str` re-checks UTF-8 rather than use
+//! `mask` bench in `oyez-benches`). `Utf8Bytes::as_str` re-checks UTF-8 rather than use
 //! `from_utf8_unchecked`.
 
 #[allow(unused_imports)]

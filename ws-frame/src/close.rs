@@ -10,7 +10,7 @@ use crate::{Error, Utf8Bytes};
 /// [`CloseCode::is_valid_on_wire`] answers whether a peer may send it.
 ///
 /// ```
-/// use ws_frame::CloseCode;
+/// use oyez_frame::CloseCode;
 /// assert_eq!(CloseCode::NORMAL.as_u16(), 1000);
 /// assert!(CloseCode::from_u16(4000).is_valid_on_wire());
 /// assert!(!CloseCode::NO_STATUS.is_valid_on_wire()); // 1005 is never sent

@@ -53,7 +53,7 @@ pub fn room_for_frame(have: usize, whole: usize) -> usize {
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use ws_frame::{Decoder, Limits, OpCode, Role};
+/// use oyez_frame::{Decoder, Limits, OpCode, Role};
 ///
 /// let mut dec = Decoder::new(Role::Server, Limits::default());
 /// // RFC 6455 §5.7: a masked "Hello", fed in two pieces.
@@ -64,7 +64,7 @@ pub fn room_for_frame(have: usize, whole: usize) -> usize {
 /// assert_eq!(frame.header.opcode, OpCode::Text);
 /// assert_eq!(&frame.payload[..], b"Hello");
 /// assert!(buf.is_empty());
-/// # Ok::<(), ws_frame::Error>(())
+/// # Ok::<(), oyez_frame::Error>(())
 /// ```
 ///
 /// # Warning
@@ -190,7 +190,7 @@ impl Decoder {
     /// holding is not continued here.
     ///
     /// ```
-    /// use ws_frame::{Decoder, Limits, OpCode, Role};
+    /// use oyez_frame::{Decoder, Limits, OpCode, Role};
     ///
     /// let mut dec = Decoder::new(Role::Server, Limits::default());
     /// // RFC 6455 §5.7: a masked "Hello", then a masked "Hel" that has not all arrived.
@@ -198,7 +198,7 @@ impl Decoder {
     /// let (frame, used) = dec.decode_slice(&mut buf)?.expect("a whole frame");
     /// assert_eq!((frame.header.opcode, frame.payload, used), (OpCode::Text, &b"Hello"[..], 11));
     /// assert_eq!(dec.decode_slice(&mut buf[11..])?, None);
-    /// # Ok::<(), ws_frame::Error>(())
+    /// # Ok::<(), oyez_frame::Error>(())
     /// ```
     ///
     /// # Errors

@@ -11,7 +11,7 @@ use crate::{CloseCode, FrameHeader, OpCode, Role, apply_mask};
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use ws_frame::{Encoder, OpCode, Role};
+/// use oyez_frame::{Encoder, OpCode, Role};
 ///
 /// let mut out = BytesMut::new();
 /// Encoder::new(Role::Server).encode(OpCode::Text, true, b"Hello", &mut out);
@@ -184,7 +184,7 @@ impl core::fmt::Debug for MaskSource {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use ws_frame::{OpCode, SharedFrame};
+/// use oyez_frame::{OpCode, SharedFrame};
 /// let frame = SharedFrame::text("to everyone");
 /// let (head, tail) = frame.parts();
 /// assert_eq!(&head[..2], &[0x81, 11]);

@@ -1,4 +1,4 @@
-//! `ws-frame`: a sans-IO RFC 6455 WebSocket codec.
+//! `oyez-frame`: a sans-IO RFC 6455 WebSocket codec.
 //!
 //! **What it does not do:** no networking, no async runtime, no clock reads, no logging, no
 //! serde. Bytes go in, bytes and events come out; time is an `Instant` argument. That keeps
@@ -30,7 +30,7 @@
 //! ```
 //! use std::time::Instant;
 //! use bytes::BytesMut;
-//! use ws_frame::{CloseCode, Event, Role, Session, session::{Config, Outbound}};
+//! use oyez_frame::{CloseCode, Event, Role, Session, session::{Config, Outbound}};
 //!
 //! let now = Instant::now();
 //! let mut server = Session::new(Role::Server, Config::default(), now);
@@ -45,8 +45,8 @@
 //! // The session answered the close; write this out, then close the socket.
 //! assert_eq!(server.poll_transmit().as_deref(), Some(&[0x88, 0x02, 0x03, 0xe8][..]));
 //! assert!(server.is_closed());
-//! assert_eq!(server.send(Outbound::Text("too late")), Err(ws_frame::Error::Closing));
-//! # Ok::<(), ws_frame::Error>(())
+//! assert_eq!(server.send(Outbound::Text("too late")), Err(oyez_frame::Error::Closing));
+//! # Ok::<(), oyez_frame::Error>(())
 //! ```
 //!
 //! # Layers

@@ -8,7 +8,7 @@
 /// are kept small): a limit set above 4 GiB − 1 is 4 GiB − 1.
 ///
 /// ```
-/// use ws_frame::Limits;
+/// use oyez_frame::Limits;
 /// let limits = Limits::default()
 ///     .with_max_frame_payload(1 << 20)
 ///     .with_max_message_size(4 << 20);

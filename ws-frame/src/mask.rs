@@ -12,7 +12,7 @@
 /// length (a property test checks it against the byte loop of RFC 6455 §5.3).
 ///
 /// ```
-/// use ws_frame::apply_mask;
+/// use oyez_frame::apply_mask;
 /// let mask = [0x37, 0xfa, 0x21, 0x3d];
 /// let mut data = *b"Hello";
 /// apply_mask(&mut data, mask, 0);

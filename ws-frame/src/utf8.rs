@@ -13,7 +13,7 @@ use crate::Error;
 /// invalid sequence (`Some`) from one that the end of the input cut short (`None`).
 ///
 /// ```
-/// use ws_frame::Utf8Validator;
+/// use oyez_frame::Utf8Validator;
 /// let mut v = Utf8Validator::new();
 /// let euro = "€".as_bytes(); // e2 82 ac
 /// v.feed(&euro[..1], false).unwrap();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ws_frame::{__fuzz, Role};
+use oyez_frame::{__fuzz, Role};
 
 fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,4 +1,4 @@
-//! Integration tests for ws-frame, in one binary.
+//! Integration tests for oyez-frame, in one binary.
 
 // Test helpers shared by the modules below: wire builders.
 mod util;

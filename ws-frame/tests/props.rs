@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use ws_frame::session::Config;
-use ws_frame::{Event, Limits, OpCode, Role, Session};
+use oyez_frame::session::Config;
+use oyez_frame::{Event, Limits, OpCode, Role, Session};
 
 use crate::util::{decode_all, encoder};
 
@@ -169,7 +169,7 @@ proptest! {
         if complete || in_place_err.is_some() {
             prop_assert_eq!(in_place_err, err);
         } else {
-            prop_assert!(err.is_none() || err == Some(ws_frame::Error::InvalidUtf8), "{:?}", err);
+            prop_assert!(err.is_none() || err == Some(oyez_frame::Error::InvalidUtf8), "{:?}", err);
         }
     }
 
@@ -188,14 +188,14 @@ proptest! {
 /// What [`decode_in_place`] found: the frames, the error, and whether the input ended at a
 /// frame boundary.
 type InPlace = (
-    Vec<(ws_frame::FrameHeader, Vec<u8>)>,
-    Option<ws_frame::Error>,
+    Vec<(oyez_frame::FrameHeader, Vec<u8>)>,
+    Option<oyez_frame::Error>,
     bool,
 );
 
 /// `Decoder::decode_slice` over the whole of `wire`.
 fn decode_in_place(role: Role, limits: Limits, wire: &[u8]) -> InPlace {
-    let mut dec = ws_frame::Decoder::new(role, limits);
+    let mut dec = oyez_frame::Decoder::new(role, limits);
     let mut buf = wire.to_vec();
     let mut at = 0;
     let mut frames = Vec::new();
@@ -218,7 +218,7 @@ fn decode_in_place(role: Role, limits: Limits, wire: &[u8]) -> InPlace {
     }
 }
 
-fn chunked(wire: &[u8], cuts: &[usize]) -> (Vec<ws_frame::Frame>, Option<ws_frame::Error>) {
+fn chunked(wire: &[u8], cuts: &[usize]) -> (Vec<oyez_frame::Frame>, Option<oyez_frame::Error>) {
     chunked_as(Role::Server, Limits::default(), wire, cuts)
 }
 
@@ -227,8 +227,8 @@ fn chunked_as(
     limits: Limits,
     wire: &[u8],
     cuts: &[usize],
-) -> (Vec<ws_frame::Frame>, Option<ws_frame::Error>) {
-    let mut dec = ws_frame::Decoder::new(role, limits);
+) -> (Vec<oyez_frame::Frame>, Option<oyez_frame::Error>) {
+    let mut dec = oyez_frame::Decoder::new(role, limits);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();

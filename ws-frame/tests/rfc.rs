@@ -1,7 +1,7 @@
 //! RFC 6455 §5.7 examples.
 
 use bytes::BytesMut;
-use ws_frame::{Decoder, Limits, OpCode, Role, apply_mask};
+use oyez_frame::{Decoder, Limits, OpCode, Role, apply_mask};
 
 use crate::util::decode_all;
 

@@ -1,7 +1,7 @@
 //! Every rule the decoder enforces, each with its close code.
 
 use bytes::BytesMut;
-use ws_frame::{CloseCode, Decoder, Error, FrameHeader, Limits, Role};
+use oyez_frame::{CloseCode, Decoder, Error, FrameHeader, Limits, Role};
 
 use crate::util::{client_frame, decode_all, raw};
 
@@ -263,7 +263,7 @@ fn a_stalled_large_frame_reserves_a_bounded_amount() {
     let mut buf = BytesMut::from(&frame[..14]);
     assert_eq!(dec.decode(&mut buf), Ok(None));
     assert!(
-        buf.capacity() <= ws_frame::MAX_RESERVE + 64,
+        buf.capacity() <= oyez_frame::MAX_RESERVE + 64,
         "{}",
         buf.capacity()
     );

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ws_frame::session::{Config, Outbound};
-use ws_frame::{CloseCode, Encoder, Error, Event, OpCode, Role, Session, SharedFrame};
+use oyez_frame::session::{Config, Outbound};
+use oyez_frame::{CloseCode, Encoder, Error, Event, OpCode, Role, Session, SharedFrame};
 
 use crate::util::client_frame;
 
@@ -306,7 +306,7 @@ fn a_protocol_error_sends_its_close_code_and_sticks() {
 
 #[test]
 fn oversized_messages_close_with_1009() {
-    let limits = ws_frame::Limits::default().with_max_message_size(10);
+    let limits = oyez_frame::Limits::default().with_max_message_size(10);
     let mut p = Pair::new(Config::default(), Config::default().with_limits(limits));
     p.client.send(Outbound::Binary(&[0; 11])).unwrap();
     p.drive();

@@ -1,7 +1,7 @@
 //! Wire builders for tests.
 
 use bytes::BytesMut;
-use ws_frame::{Decoder, Encoder, Error, Frame, FrameHeader, Limits, OpCode, Role, apply_mask};
+use oyez_frame::{Decoder, Encoder, Error, Frame, FrameHeader, Limits, OpCode, Role, apply_mask};
 
 /// A raw frame as a client would send it (masked with a fixed key), with free control of
 /// every header bit.

@@ -3,12 +3,12 @@
 //! `../shared/tools/autobahn/run-client-suite.sh`), runs every case, echoing each message,
 //! and asks for the reports.
 //!
-//! `cargo run --release -p ws-server --example autobahn_client`
+//! `cargo run --release -p oyez-server --example autobahn_client`
 
 use std::process::ExitCode;
 
-use ws_frame::CloseCode;
-use ws_server::client::{self, ClientEvent};
+use oyez_frame::CloseCode;
+use oyez_server::client::{self, ClientEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -50,7 +50,7 @@ async fn case_count(base: &str) -> Result<u32, Box<dyn std::error::Error>> {
     }
 }
 
-async fn run_case(url: &str) -> Result<(), ws_server::Error> {
+async fn run_case(url: &str) -> Result<(), oyez_server::Error> {
     let mut c = client::connect(url).await?;
     while let Some(event) = c.recv().await? {
         if let ClientEvent::Message(m) = event {

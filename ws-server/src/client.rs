@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use ws_frame::handshake::client::ClientHandshake;
-use ws_frame::session::{Config, Outbound};
-use ws_frame::{CloseCode, Event, Role, Session, Utf8Bytes};
+use oyez_frame::handshake::client::ClientHandshake;
+use oyez_frame::session::{Config, Outbound};
+use oyez_frame::{CloseCode, Event, Role, Session, Utf8Bytes};
 
 use crate::{Error, Message};
 
@@ -44,7 +44,7 @@ pub struct Client {
 ///
 /// # Errors
 /// A URL that is not `ws://`, a socket error, a handshake the server refused (with the
-/// reason, e.g. [`ws_frame::Error::UnexpectedStatus`]), or no answer within 10 s.
+/// reason, e.g. [`oyez_frame::Error::UnexpectedStatus`]), or no answer within 10 s.
 pub async fn connect(url: &str) -> Result<Client, Error> {
     connect_with(url, Config::default(), &[]).await
 }
@@ -122,7 +122,7 @@ impl Client {
     /// Sends a message.
     ///
     /// # Errors
-    /// [`ws_frame::Error::Closing`] after a close, or a socket error.
+    /// [`oyez_frame::Error::Closing`] after a close, or a socket error.
     pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), Error> {
         match msg.into() {
             Message::Text(t) => self.session.send(Outbound::Text(t.as_str()))?,

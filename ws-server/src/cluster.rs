@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tracing::debug;
-use ws_backplane::{MegaCluster, MegaConfig, MegaIncoming, Tina4Cluster, Transport};
-use ws_envelope::mega::{self, Member};
-use ws_envelope::tina4::{Envelope, Kind, Payload};
+use oyez_backplane::{MegaCluster, MegaConfig, MegaIncoming, Tina4Cluster, Transport};
+use oyez_envelope::mega::{self, Member};
+use oyez_envelope::tina4::{Envelope, Kind, Payload};
 
 use crate::registry::{ConnId, Scope, SessionInfo};
 use crate::{Error, Message, Server};
@@ -59,7 +59,7 @@ impl ClusterPlan {
     }
 }
 
-fn backplane_error(e: ws_backplane::Error) -> Error {
+fn backplane_error(e: oyez_backplane::Error) -> Error {
     Error::Io(std::io::Error::other(e))
 }
 

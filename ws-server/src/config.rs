@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ws_frame::Limits;
+use oyez_frame::Limits;
 
 /// How the server behaves. Defaults match the binary's defaults; see [`crate::SETTINGS`] for
 /// the environment variables that set them.

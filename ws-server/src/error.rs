@@ -9,7 +9,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// The WebSocket protocol failed (a handshake or frame error).
     #[error("websocket: {0}")]
-    Protocol(#[from] ws_frame::Error),
+    Protocol(#[from] oyez_frame::Error),
     /// A URL the client cannot use (only `ws://host[:port][/path]` is supported).
     #[error("unsupported url: {0}")]
     Url(String),

@@ -23,7 +23,7 @@ use bytes::BytesMut;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use ws_frame::handshake::server::{Request, reason_phrase};
+use oyez_frame::handshake::server::{Request, reason_phrase};
 
 use crate::registry::ConnId;
 use crate::server::roster_json;

@@ -1,5 +1,5 @@
-//! `ws-server`: a thin tokio WebSocket server composed from [`ws_frame`]'s sans-IO
-//! [`Session`](ws_frame::Session): routes per path, rooms, broadcast, send-to, user sessions
+//! `oyez-server`: a thin tokio WebSocket server composed from [`oyez_frame`]'s sans-IO
+//! [`Session`](oyez_frame::Session): routes per path, rooms, broadcast, send-to, user sessions
 //! and direct messages, an origin allow-list, an idle timeout, slow-client backpressure and
 //! graceful shutdown; plus a small client and the `ws-server` binary.
 //!
@@ -11,10 +11,10 @@
 //! Once upgraded, a connection moves to a **shard**: one of a few threads
 //! ([`ServerConfig::shards`], one per core by default), each running a `mio` event loop over
 //! a slab of connections, in the manner of uWebSockets. The shard owns the connection's
-//! socket, its [`ws_frame::Session`] and its outbound queue, and runs its handler's
+//! socket, its [`oyez_frame::Session`] and its outbound queue, and runs its handler's
 //! callbacks; the rest of the server reaches it through the shard's inbox.
 //!
-//! Every message to a connection is encoded once into a [`ws_frame::SharedFrame`]; a
+//! Every message to a connection is encoded once into a [`oyez_frame::SharedFrame`]; a
 //! broadcast reaches each shard as one command and queues the same bytes for every recipient,
 //! and what is queued for a connection goes out in one vectored write per loop iteration.
 //! Each connection's queue is bounded in bytes ([`ServerConfig::max_backlog`]): a client that
@@ -26,9 +26,9 @@
 //! 127.0.0.1):
 //!
 //! ```
-//! # #[tokio::main] async fn main() -> Result<(), ws_server::Error> {
-//! use ws_server::client::{self, Client, ClientEvent};
-//! use ws_server::{Builder, Conn, Handler, Message, ServerConfig};
+//! # #[tokio::main] async fn main() -> Result<(), oyez_server::Error> {
+//! use oyez_server::client::{self, Client, ClientEvent};
+//! use oyez_server::{Builder, Conn, Handler, Message, ServerConfig};
 //!
 //! struct Chat;
 //! impl Handler for Chat {
@@ -46,7 +46,7 @@
 //! let server = Builder::new(config).route("/chat", Chat).bind().await?;
 //! let url = format!("ws://{}/chat", server.local_addr());
 //!
-//! async fn next(c: &mut Client) -> Result<Message, ws_server::Error> {
+//! async fn next(c: &mut Client) -> Result<Message, oyez_server::Error> {
 //!     let wait = std::time::Duration::from_secs(5);
 //!     match tokio::time::timeout(wait, c.recv()).await.expect("in time")? {
 //!         Some(ClientEvent::Message(m)) => Ok(m),
@@ -63,14 +63,14 @@
 //! assert_eq!(next(&mut bob).await?, Message::text("hi bob"));
 //!
 //! // A clean close: the server answers with the same code.
-//! let normal = ws_frame::CloseCode::NORMAL;
+//! let normal = oyez_frame::CloseCode::NORMAL;
 //! assert_eq!(alice.close(normal, "bye").await?, normal);
 //! assert_eq!(bob.close(normal, "").await?, normal);
 //! server.shutdown().await; // any connection still open would be closed with 1001
 //! # Ok(()) }
 //! ```
 //!
-//! The binary (`cargo run --release -p ws-server`) serves [`apps`]' handlers and the chat
+//! The binary (`cargo run --release -p oyez-server`) serves [`apps`]' handlers and the chat
 //! demo page at `/`; its routes and settings are in the workspace README and `ws-server --help`.
 #![deny(unsafe_code)] // one exception: `shard::recv_uninit`, a read into uninitialised memory
 #![warn(missing_docs)]

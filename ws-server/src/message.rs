@@ -1,7 +1,7 @@
 //! Messages as the application sees them.
 
 use bytes::Bytes;
-use ws_frame::{OpCode, SharedFrame, Utf8Bytes};
+use oyez_frame::{OpCode, SharedFrame, Utf8Bytes};
 
 /// A whole WebSocket data message: text or binary.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{debug, info};
-use ws_backplane::{MegaConfig, Transport};
-use ws_envelope::tina4::Kind;
-use ws_frame::handshake::server as hs;
-use ws_frame::{CloseCode, SharedFrame};
+use oyez_backplane::{MegaConfig, Transport};
+use oyez_envelope::tina4::Kind;
+use oyez_frame::handshake::server as hs;
+use oyez_frame::{CloseCode, SharedFrame};
 
 use crate::cluster::{ClusterPlan, Clusters};
 use crate::http;
@@ -152,8 +152,8 @@ enum Route {
 /// Builds a [`Server`].
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), ws_server::Error> {
-/// use ws_server::{Builder, Conn, Handler, Message, ServerConfig};
+/// # async fn demo() -> Result<(), oyez_server::Error> {
+/// use oyez_server::{Builder, Conn, Handler, Message, ServerConfig};
 ///
 /// struct Echo;
 /// impl Handler for Echo {
@@ -366,8 +366,8 @@ impl Server {
             &self.inner.clusters.mega,
             serde_json::value::RawValue::from_string(message.to_owned()),
         ) {
-            let channel = channel.map_or(ws_envelope::mega::Channel::Absent, |c| {
-                ws_envelope::mega::Channel::Name(c.to_owned())
+            let channel = channel.map_or(oyez_envelope::mega::Channel::Absent, |c| {
+                oyez_envelope::mega::Channel::Name(c.to_owned())
             });
             m.publish_broadcast(ns, channel, raw, except_session_ids.to_vec());
         }
@@ -744,7 +744,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, server: Server) -> Resul
     Ok(())
 }
 
-async fn reject(stream: &mut TcpStream, server: &Server, e: ws_frame::Error) -> Result<(), Error> {
+async fn reject(stream: &mut TcpStream, server: &Server, e: oyez_frame::Error) -> Result<(), Error> {
     server
         .inner
         .stats

@@ -146,9 +146,9 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<ServerCon
 #[derive(Debug, Default)]
 pub struct ClusterSettings {
     /// The Tina4 backplane (`TINA4_WS_BACKPLANE`, `TINA4_WS_BACKPLANE_URL`).
-    pub tina4: Option<ws_backplane::BackplaneConfig>,
+    pub tina4: Option<oyez_backplane::BackplaneConfig>,
     /// The mega cluster's broker and settings (`MEGA_WS_*`).
-    pub mega: Option<(ws_backplane::BackplaneConfig, ws_backplane::MegaConfig)>,
+    pub mega: Option<(oyez_backplane::BackplaneConfig, oyez_backplane::MegaConfig)>,
 }
 
 /// Reads the cluster settings with `get`.
@@ -157,7 +157,7 @@ pub struct ClusterSettings {
 /// [`Error::Setting`] naming a variable whose value cannot be used (an unknown backplane, a
 /// URL scheme that is not `nats`, `redis` or `memory`, a bad roster driver or TTL).
 pub fn clusters_from_env(get: impl Fn(&str) -> Option<String>) -> Result<ClusterSettings, Error> {
-    use ws_backplane::{BackplaneConfig, BackplaneKind, MegaConfig, RosterDriver};
+    use oyez_backplane::{BackplaneConfig, BackplaneKind, MegaConfig, RosterDriver};
     let get = |name: &str| {
         get(name)
             .map(|v| v.trim().to_owned())
@@ -269,9 +269,9 @@ mod tests {
         assert_eq!(
             (bp.kind, mega.app.as_str(), mega.roster, mega.ttl),
             (
-                ws_backplane::BackplaneKind::Nats,
+                oyez_backplane::BackplaneKind::Nats,
                 "chat",
-                ws_backplane::RosterDriver::Nats,
+                oyez_backplane::RosterDriver::Nats,
                 Duration::from_secs(5)
             )
         );

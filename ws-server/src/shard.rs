@@ -32,8 +32,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use tracing::{debug, error};
-use ws_frame::session::Config;
-use ws_frame::{CloseCode, Event, Role, Session, SharedFrame};
+use oyez_frame::session::Config;
+use oyez_frame::{CloseCode, Event, Role, Session, SharedFrame};
 
 use crate::registry::{ConnEntry, ConnId, MAX_SLOTS, lock};
 use crate::server::{Conn, RequestInfo};
@@ -61,7 +61,7 @@ const SETTLE_AT_ONCE: usize = 4 << 10;
 /// others (the rest is read on the next loop iteration). As much as the decoder reserves for
 /// a frame at a time: the rest of a 1 MiB message in one `recv` (256 KiB took four, and
 /// measured 6% slower at 1 MiB).
-const READ_BUDGET: usize = ws_frame::MAX_RESERVE;
+const READ_BUDGET: usize = oyez_frame::MAX_RESERVE;
 /// The most buffers one vectored write takes on the stack.
 const MAX_IOVECS: usize = 64;
 /// The most buffers one vectored write takes (Linux's `IOV_MAX`): a longer queue (a burst of
@@ -740,14 +740,14 @@ impl Shard {
         };
         // A frame larger than this read goes on in a buffer of its own, from the pool; else
         // the frames are views of the block.
-        let input = match ws_frame::FrameHeader::decode(&self.rx) {
+        let input = match oyez_frame::FrameHeader::decode(&self.rx) {
             Ok(Some((h, used)))
                 if used as u64 + h.payload_len > n as u64
                     && h.payload_len <= self.config.limits().max_frame_payload() as u64 =>
             {
                 let whole = usize::try_from(h.payload_len)
                     .map_or(usize::MAX, |len| len.saturating_add(used));
-                let mut buf = self.pool.take(ws_frame::room_for_frame(n, whole));
+                let mut buf = self.pool.take(oyez_frame::room_for_frame(n, whole));
                 buf.extend_from_slice(&self.rx);
                 self.rx.clear();
                 buf
@@ -774,7 +774,7 @@ impl Shard {
             .as_mut()
             .map(|e| std::mem::take(&mut e.rbuf))
             .unwrap_or_default();
-        // The decoder reserved room for the rest of the frame (see ws_frame::MAX_RESERVE);
+        // The decoder reserved room for the rest of the frame (see oyez_frame::MAX_RESERVE);
         // growing here would move the whole buffer.
         if buf.capacity() == buf.len() {
             buf.reserve(READ_CHUNK);
@@ -1024,7 +1024,7 @@ const POOL_TRIM_EVERY: Duration = Duration::from_secs(1);
 /// so that a stream of large messages does not make the allocator hand memory back to the
 /// system and fault it in again for each one (which costs more than the copy it saves).
 /// An idle shard keeps at most [`POOL_SPARE`] buffers of at most `FRESH_READ` +
-/// `ws_frame::MAX_RESERVE` bytes; an idle connection, none.
+/// `oyez_frame::MAX_RESERVE` bytes; an idle connection, none.
 #[derive(Default)]
 struct FramePool {
     /// An empty handle at the end of each pooled buffer: it is unique once nothing else uses
@@ -1176,9 +1176,9 @@ mod tests {
     fn an_idle_connection_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<ws_frame::Session>() <= 240,
+            size_of::<oyez_frame::Session>() <= 240,
             "{}",
-            size_of::<ws_frame::Session>()
+            size_of::<oyez_frame::Session>()
         );
         assert!(
             size_of::<super::Connection>() <= 288,

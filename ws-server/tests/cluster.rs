@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ws_backplane::transport::memory::MemoryHub;
-use ws_backplane::transport::nats::NatsTransport;
-use ws_backplane::transport::redis::RedisTransport;
-use ws_backplane::{MegaConfig, RosterDriver, Transport};
-use ws_server::apps::{All, Echo, PathChat, Rooms};
-use ws_server::client::{Client, ClientEvent};
-use ws_server::{Builder, Message, Server};
+use oyez_backplane::transport::memory::MemoryHub;
+use oyez_backplane::transport::nats::NatsTransport;
+use oyez_backplane::transport::redis::RedisTransport;
+use oyez_backplane::{MegaConfig, RosterDriver, Transport};
+use oyez_server::apps::{All, Echo, PathChat, Rooms};
+use oyez_server::client::{Client, ClientEvent};
+use oyez_server::{Builder, Message, Server};
 
 use crate::util::{WAIT, config, connect, eventually};
 
@@ -207,7 +207,7 @@ async fn direct_and_roster_across_instances(backend: &str) {
     none_with(&mut u1, &t).await;
 
     // A session that leaves disappears from the other instance's roster.
-    u2.close(ws_frame::CloseCode::NORMAL, "").await.unwrap();
+    u2.close(oyez_frame::CloseCode::NORMAL, "").await.unwrap();
     eventually("s2 removed everywhere", || sorted(&s1) == ["s1"]).await;
     drop(u1);
     s1.shutdown().await;

@@ -1,8 +1,8 @@
 //! Who receives what: broadcast shapes, rooms, paths, send_to, sessions, direct, roster.
 
-use ws_server::apps::Echo;
-use ws_server::client::Client;
-use ws_server::{Builder, Conn, ConnId, Handler, Message, Server};
+use oyez_server::apps::Echo;
+use oyez_server::client::Client;
+use oyez_server::{Builder, Conn, ConnId, Handler, Message, Server};
 
 use crate::util::{assert_silent, config, connect, next_message, raw_http, start, url};
 
@@ -32,7 +32,7 @@ async fn start_with_ids(token: Option<&str>) -> Server {
 }
 
 async fn connect_with_id(server: &Server, path: &str) -> (Client, ConnId) {
-    let mut c = ws_server::client::connect(&url(server, path))
+    let mut c = oyez_server::client::connect(&url(server, path))
         .await
         .expect("connect");
     let id = next_message(&mut c)

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use ws_backplane::transport::memory::MemoryHub;
-use ws_server::{Message, Server};
+use oyez_backplane::transport::memory::MemoryHub;
+use oyez_server::{Message, Server};
 
 use crate::util::{
     WAIT, assert_silent, config, connect, eventually, next_message, raw_http, start,

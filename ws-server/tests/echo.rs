@@ -1,9 +1,9 @@
 //! Echo and protocol behaviour over real sockets.
 
 use bytes::BytesMut;
-use ws_frame::{CloseCode, Encoder, OpCode, Role};
-use ws_server::Message;
-use ws_server::client::ClientEvent;
+use oyez_frame::{CloseCode, Encoder, OpCode, Role};
+use oyez_server::Message;
+use oyez_server::client::ClientEvent;
 
 use crate::util::{WAIT, config, connect, next_message, start};
 
@@ -13,7 +13,7 @@ fn masked(op: OpCode, fin: bool, payload: &[u8]) -> BytesMut {
     out
 }
 
-async fn close_code(c: &mut ws_server::client::Client) -> CloseCode {
+async fn close_code(c: &mut oyez_server::client::Client) -> CloseCode {
     loop {
         match tokio::time::timeout(WAIT, c.recv())
             .await

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use ws_server::client;
+use oyez_server::client;
 
 use crate::util::{config, raw_http, raw_http_head, start, upgrade_request, url};
 
@@ -67,8 +67,8 @@ async fn origin_allow_list() {
     assert!(missing.starts_with("HTTP/1.1 403 "), "{missing}");
     assert!(matches!(
         client::connect(&url(&server, "/echo")).await,
-        Err(ws_server::Error::Protocol(
-            ws_frame::Error::UnexpectedStatus(403)
+        Err(oyez_server::Error::Protocol(
+            oyez_frame::Error::UnexpectedStatus(403)
         ))
     ));
 }

@@ -4,9 +4,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use ws_frame::CloseCode;
-use ws_server::Message;
-use ws_server::client::ClientEvent;
+use oyez_frame::CloseCode;
+use oyez_server::Message;
+use oyez_server::client::ClientEvent;
 
 use crate::util::{WAIT, config, connect, eventually, next_message, start, upgrade_request};
 
@@ -161,8 +161,8 @@ async fn memory_stays_bounded_however_many_clients_are_slow() {
 #[tokio::test]
 async fn a_panicking_handler_closes_only_its_connection() {
     struct Fragile;
-    impl ws_server::Handler for Fragile {
-        fn on_message(&self, conn: &ws_server::Conn, msg: Message) {
+    impl oyez_server::Handler for Fragile {
+        fn on_message(&self, conn: &oyez_server::Conn, msg: Message) {
             assert!(
                 msg.as_text() != Some("boom"),
                 "the handler was told to fail"
@@ -172,7 +172,7 @@ async fn a_panicking_handler_closes_only_its_connection() {
     }
     let mut c = config();
     c.shards = 1; // both connections on the same shard
-    let server = ws_server::Builder::new(c)
+    let server = oyez_server::Builder::new(c)
         .fallback(Fragile)
         .bind()
         .await

@@ -1,4 +1,4 @@
-//! Integration tests for ws-server: real sockets on 127.0.0.1, port 0.
+//! Integration tests for oyez-server: real sockets on 127.0.0.1, port 0.
 
 // Test helpers unwrap freely, as the tests themselves may.
 #![allow(clippy::unwrap_used)]

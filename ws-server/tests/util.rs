@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use ws_server::apps::{All, Echo, PathChat, Rooms};
-use ws_server::client::{self, Client, ClientEvent};
-use ws_server::{Builder, Message, Server, ServerConfig};
+use oyez_server::apps::{All, Echo, PathChat, Rooms};
+use oyez_server::client::{self, Client, ClientEvent};
+use oyez_server::{Builder, Message, Server, ServerConfig};
 
 /// Every wait in these tests is bounded by this.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);

@@ -12,10 +12,10 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ws_benches::load::broadcast::{self, BroadcastOpts};
-use ws_benches::load::client::Target;
-use ws_benches::load::echo::{self, EchoOpts};
-use ws_benches::load::idle::{self, IdleOpts};
+use oyez_benches::load::broadcast::{self, BroadcastOpts};
+use oyez_benches::load::client::Target;
+use oyez_benches::load::echo::{self, EchoOpts};
+use oyez_benches::load::idle::{self, IdleOpts};
 
 const USAGE: &str = "\
 ws-load: end-to-end WebSocket load scenarios (one thread; pin it with taskset)
@@ -80,7 +80,7 @@ impl Args {
     }
 }
 
-fn run(mut argv: impl Iterator<Item = String>) -> Result<ws_benches::load::Report, String> {
+fn run(mut argv: impl Iterator<Item = String>) -> Result<oyez_benches::load::Report, String> {
     let scenario = argv.next().ok_or("no scenario given")?;
     let mut a = Args::parse(argv)?;
     let seconds = |a: &mut Args| a.get("seconds", 5.0f64).map(Duration::from_secs_f64);
@@ -145,10 +145,10 @@ fn run(mut argv: impl Iterator<Item = String>) -> Result<ws_benches::load::Repor
 }
 
 fn check_size(size: usize) -> Result<(), String> {
-    if size < ws_benches::load::client::STAMP_LEN {
+    if size < oyez_benches::load::client::STAMP_LEN {
         return Err(format!(
             "--size must be at least {} (sequence number and timestamp)",
-            ws_benches::load::client::STAMP_LEN
+            oyez_benches::load::client::STAMP_LEN
         ));
     }
     Ok(())

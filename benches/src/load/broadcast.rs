@@ -1,4 +1,4 @@
-//! Broadcast: `subscribers` connections and one publisher on a relaying route (ws-server's
+//! Broadcast: `subscribers` connections and one publisher on a relaying route (oyez-server's
 //! `/all`: every message goes to every other connection). Each message carries a sequence
 //! number and its send time; every subscriber checks that it gets each message exactly once
 //! and in order.

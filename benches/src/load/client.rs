@@ -1,4 +1,4 @@
-//! A small raw WebSocket client for the load tool, on `ws_frame`'s handshake, encoder and
+//! A small raw WebSocket client for the load tool, on `oyez_frame`'s handshake, encoder and
 //! decoder.
 //!
 //! It is built to cost the generator as little as possible per message:
@@ -20,8 +20,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpSocket, TcpStream};
-use ws_frame::handshake::client::ClientHandshake;
-use ws_frame::{Decoder, Encoder, Frame, Limits, MaskSource, OpCode, Role};
+use oyez_frame::handshake::client::ClientHandshake;
+use oyez_frame::{Decoder, Encoder, Frame, Limits, MaskSource, OpCode, Role};
 
 /// Payload bytes every load message starts with: sequence number and send timestamp (ns),
 /// both little-endian `u64`.

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tokio::task::LocalSet;
-use ws_frame::OpCode;
+use oyez_frame::OpCode;
 
 use super::client::{self, Target, Template, WsConn};
 use super::metrics::{CpuMeter, Latency};

@@ -147,7 +147,7 @@ test('the server closes a protocol error with its code: invalid UTF-8 is 1007', 
   // A text frame whose payload is not UTF-8 (ws does not validate what it sends).
   await p.send(Buffer.from([0x68, 0x69, 0xff, 0xfe]), { binary: false });
   const closed = await p.waitClosed();
-  // ws-frame sends protocol-error closes without a reason (the code says it all).
+  // oyez-frame sends protocol-error closes without a reason (the code says it all).
   assert.deepEqual(closed, { code: 1007, reason: '' });
 });
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
-use ws_envelope::mega::{self, Broadcast, Channel, Direct, Member, Roster, RosterOp, Subjects};
+use oyez_envelope::mega::{self, Broadcast, Channel, Direct, Member, Roster, RosterOp, Subjects};
 
 use super::PUBLISH_QUEUE;
 use super::roster::RosterState;
@@ -102,7 +102,7 @@ impl MegaCluster {
         let (publish_tx, mut publish_rx) = mpsc::channel::<(String, Bytes)>(PUBLISH_QUEUE);
         let (stopped, _) = watch::channel(false);
         let inner = Arc::new(Inner {
-            o: ws_envelope::new_instance_id(),
+            o: oyez_envelope::new_instance_id(),
             config,
             subjects,
             transport: transport.clone(),
@@ -322,7 +322,7 @@ impl Inner {
     /// The receive path for every subject. Returns what local delivery needs, if anything.
     fn receive(&self, subject: &str, payload: &[u8]) -> Option<MegaIncoming> {
         let stats = self.transport.stats();
-        let malformed = |e: ws_envelope::Error| {
+        let malformed = |e: oyez_envelope::Error| {
             Stats::inc(&stats.malformed);
             debug!(subject, error = %e, "malformed mega envelope dropped");
         };

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ws_envelope::mega::Member;
+use oyez_envelope::mega::Member;
 
 /// Local members and the cluster-wide view, keyed by session id (globally unique; the last
 /// writer wins), each in insertion order.

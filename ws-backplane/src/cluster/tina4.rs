@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::debug;
-use ws_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL, peek_src};
+use oyez_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL, peek_src};
 
 use super::PUBLISH_QUEUE;
 use crate::transport::{RECEIVE_QUEUE, Transport};
@@ -14,7 +14,7 @@ use crate::{Error, Stats};
 /// Publishes our broadcasts as Tina4 envelopes and hands other instances' envelopes to
 /// local delivery.
 ///
-/// - A stable instance id per manager ([`ws_envelope::new_instance_id`]).
+/// - A stable instance id per manager ([`oyez_envelope::new_instance_id`]).
 /// - Echo guard: envelopes whose `src` is ours are dropped (counted in [`Stats::echoes`]).
 /// - Malformed envelopes are dropped and counted ([`Stats::malformed`]), never delivered.
 /// - It never re-publishes what it receives: relaying is the receiver's local delivery only.
@@ -42,7 +42,7 @@ impl Tina4Cluster {
     pub async fn start(
         transport: Arc<dyn Transport>,
     ) -> Result<(Self, mpsc::Receiver<Envelope>), Error> {
-        let id = ws_envelope::new_instance_id();
+        let id = oyez_envelope::new_instance_id();
         let mut incoming = transport.subscribe(&[TINA4_CHANNEL.to_owned()]).await?;
         let (deliver_tx, deliver_rx) = mpsc::channel(RECEIVE_QUEUE);
         let stats = transport.stats().clone();

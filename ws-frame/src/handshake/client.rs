@@ -14,7 +14,7 @@ use crate::{Error, Limits};
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use ws_frame::handshake::client::ClientHandshake;
+/// use oyez_frame::handshake::client::ClientHandshake;
 ///
 /// let mut out = BytesMut::new();
 /// let hs = ClientHandshake::new("example.com", "/chat", &["chat"], &[], &mut out);

@@ -20,7 +20,7 @@ pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key ++ GUID)), RFC 6455 §4.2.2.
 ///
 /// ```
-/// use ws_frame::handshake::derive_accept_key;
+/// use oyez_frame::handshake::derive_accept_key;
 /// assert_eq!(derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn derive_accept_key(key: &[u8]) -> String {

@@ -12,7 +12,7 @@ use crate::Limits;
 ///
 /// ```
 /// use std::time::Duration;
-/// use ws_frame::session::Config;
+/// use oyez_frame::session::Config;
 /// let config = Config::default()
 ///     .with_keepalive(Some(Duration::from_secs(20)))
 ///     .with_idle_timeout(Some(Duration::from_secs(60)));

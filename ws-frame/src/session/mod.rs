@@ -39,7 +39,7 @@ use crate::{
 /// ```
 /// use std::time::Instant;
 /// use bytes::BytesMut;
-/// use ws_frame::{Event, Role, Session, session::{Config, Outbound}};
+/// use oyez_frame::{Event, Role, Session, session::{Config, Outbound}};
 ///
 /// let now = Instant::now();
 /// let mut client = Session::new(Role::Client, Config::default(), now);
@@ -55,7 +55,7 @@ use crate::{
 ///     Some(Event::Text(text)) => assert_eq!(text, "hi"),
 ///     other => panic!("{other:?}"),
 /// }
-/// # Ok::<(), ws_frame::Error>(())
+/// # Ok::<(), oyez_frame::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Session {

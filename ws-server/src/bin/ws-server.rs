@@ -6,9 +6,9 @@
 use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
-use ws_backplane::transport::memory::MemoryHub;
-use ws_server::apps::{All, Echo, PathChat, Rooms};
-use ws_server::{Builder, SETTINGS, clusters_from_env, config_from_env};
+use oyez_backplane::transport::memory::MemoryHub;
+use oyez_server::apps::{All, Echo, PathChat, Rooms};
+use oyez_server::{Builder, SETTINGS, clusters_from_env, config_from_env};
 
 fn usage() -> String {
     let mut s = String::from(
