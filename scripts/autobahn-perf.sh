@@ -14,7 +14,7 @@ ROUNDS=${AUTOBAHN_ROUNDS:-1}
 OUT=${AUTOBAHN_OUT:-$ROOT/target/autobahn-perf}
 PREFIX=${AUTOBAHN_PREFIX:-/opt/autobahn-testsuite}
 [ -x "$PREFIX/bin/wstest" ] || bash "$TOOLS/install.sh"
-cargo build --release --locked -p oyez-server --bin ws-server >&2
+cargo build --release --locked -p oyez --bin ws-server >&2
 cargo build --release --locked -p oyez-benches --example peer_tungstenite --example peer_fastwebsockets >&2
 BIN=target/release
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

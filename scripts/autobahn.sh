@@ -23,7 +23,7 @@ if [ ! -x "$PREFIX/bin/wstest" ]; then
   if [ "$(id -u)" = 0 ]; then bash "$TOOLS/install.sh"; else sudo bash "$TOOLS/install.sh"; fi
 fi
 
-cargo build --release --locked -p oyez-server --bin ws-server --example autobahn_client
+cargo build --release --locked -p oyez --bin ws-server -p oyez-server --example autobahn_client
 BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -30,7 +30,7 @@ LCPU=${BENCH_LOAD_CPU:-1}
 SERVERS="ws-server fastwebsockets tokio-tungstenite"
 
 echo "== building (release)" >&2
-cargo build --release --locked -p oyez-server --bin ws-server >&2
+cargo build --release --locked -p oyez --bin ws-server >&2
 cargo build --release --locked -p oyez-benches --bin ws-load \
     --example peer_tungstenite --example peer_fastwebsockets >&2
 BIN=${CARGO_TARGET_DIR:-target}/release

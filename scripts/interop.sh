@@ -48,7 +48,7 @@ bash scripts/ensure-services.sh || die "Redis or NATS is not running on 127.0.0.
 
 # --- the server ------------------------------------------------------------------------------
 log "building the ws-server binary (release)"
-cargo build --release --locked -p oyez-server --bin ws-server
+cargo build --release --locked -p oyez --bin ws-server
 TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export WS_SERVER_BIN=$TARGET/release/ws-server
 [ -x "$WS_SERVER_BIN" ] || die "no binary at $WS_SERVER_BIN"

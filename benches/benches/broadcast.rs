@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tokio::sync::mpsc;
 use oyez_benches::load::client::{self, Target};
 use oyez_frame::{Encoder, OpCode, Role, SharedFrame};
-use oyez_server::{Builder, Message, NoopHandler, Server, ServerConfig};
+use oyez_server::{Audience, Builder, Message, NoopHandler, Server, ServerConfig};
+use tokio::sync::mpsc;
 
 const CONNS: usize = 1000;
 
@@ -138,7 +138,7 @@ fn server_fanout(c: &mut Criterion) {
                     let goal = f.counter.expect(k * CONNS as u64);
                     let t = Instant::now();
                     for _ in 0..k {
-                        assert_eq!(f.server.broadcast(msg.clone(), &[], None), CONNS);
+                        assert_eq!(f.server.broadcast(Audience::all(), msg.clone()), CONNS);
                     }
                     timed += t.elapsed();
                     f.counter.wait(goal);
@@ -152,7 +152,7 @@ fn server_fanout(c: &mut Criterion) {
                 let t = Instant::now();
                 for _ in 0..iters {
                     let goal = f.counter.expect(CONNS as u64);
-                    f.server.broadcast(msg.clone(), &[], None);
+                    f.server.broadcast(Audience::all(), msg.clone());
                     f.counter.wait(goal);
                 }
                 t.elapsed()

@@ -5,14 +5,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use std::sync::Mutex;
 use oyez_benches::load::broadcast::{self, BroadcastOpts};
 use oyez_benches::load::client::Target;
 use oyez_benches::load::echo::{self, EchoOpts};
 use oyez_benches::load::idle::{self, IdleOpts};
+use std::sync::Mutex;
 
 use oyez_server::apps::{All, Echo};
-use oyez_server::{Builder, Conn, Handler, Message, Server, ServerConfig};
+use oyez_server::{Audience, Builder, Conn, Handler, Message, Server, ServerConfig};
 
 /// A server on its own runtime (the load tool runs its own current-thread runtime).
 fn server() -> (tokio::runtime::Runtime, Server) {
@@ -46,7 +46,8 @@ impl Handler for Faulty {
     fn on_message(&self, conn: &Conn, msg: Message) {
         let seq = u64::from_le_bytes(msg.as_bytes()[..8].try_into().expect("a stamp"));
         let relay = |m: Message| {
-            conn.server().broadcast(m, &[conn.id()], Some(conn.path()));
+            conn.server()
+                .broadcast(Audience::path(conn.path()).except(conn.id()), m);
         };
         if seq >= 50 {
             relay(msg); // probes

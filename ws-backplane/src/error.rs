@@ -4,7 +4,7 @@
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// `TINA4_WS_BACKPLANE` (or another setting) has a value we do not know.
+    /// A configuration the crate cannot serve (a transport compiled out).
     #[error("invalid setting {name}={value:?}: {reason}")]
     Config {
         /// The setting.

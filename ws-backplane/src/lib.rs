@@ -11,9 +11,9 @@
 //!   hub: the embedded default and the test double), [`transport::redis`] (feature `redis`:
 //!   one publishing and one subscribing connection) and [`transport::nats`] (feature `nats`).
 //!   Broker error types stay out of the API ([`Error::Backend`] boxes them).
-//! - [`BackplaneConfig`]: `TINA4_WS_BACKPLANE` = `redis` | `nats` | `memory` (unset or empty:
-//!   none) and `TINA4_WS_BACKPLANE_URL`, as the reference reads them; an unknown value is an
-//!   error that names it.
+//! - [`BackplaneConfig`]: a kind (`redis`, `nats`, `memory`) and a URL, and
+//!   [`BackplaneConfig::connect`] to open it (the `ws-server` binary reads them from
+//!   `TINA4_WS_BACKPLANE` and `TINA4_WS_BACKPLANE_URL`, as the reference does).
 //! - [`Tina4Cluster`]: the `tina4:ws` envelopes. [`MegaCluster`]: `mega.ws.<app>.*`
 //!   broadcasts, direct messages and the roster.
 //!
@@ -54,12 +54,19 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), oyez_backplane::Error> {
 //! use std::sync::Arc;
 //! use oyez_backplane::{Tina4Cluster, transport::memory::MemoryHub};
-//! use oyez_envelope::tina4::{Kind, Payload};
+//! use oyez_envelope::tina4::{Envelope, Kind, Payload};
 //!
 //! let hub = MemoryHub::new();
 //! let (a, _from_others_a) = Tina4Cluster::start(Arc::new(hub.transport())).await?;
 //! let (_b, mut from_others_b) = Tina4Cluster::start(Arc::new(hub.transport())).await?;
-//! a.publish(Kind::Room, Payload::Text("hi".into()), Some("lobby"), None, None);
+//! a.publish(Envelope {
+//!     src: String::new(), // the cluster sets it to its instance id
+//!     kind: Kind::Room,
+//!     exclude: None,
+//!     room: Some("lobby".into()),
+//!     path: None,
+//!     payload: Payload::Text("hi".into()),
+//! });
 //! let env = from_others_b.recv().await.expect("delivered to b");
 //! assert_eq!((env.kind, env.room.as_deref(), env.src.as_str()), (Kind::Room, Some("lobby"), a.instance_id()));
 //! # Ok(()) }
@@ -82,3 +89,9 @@ pub use config::{BackplaneConfig, BackplaneKind};
 pub use error::Error;
 pub use stats::Stats;
 pub use transport::{Received, Transport};
+
+/// Locks `m`, poisoned or not: every lock here guards state that each operation leaves
+/// consistent before it could panic.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

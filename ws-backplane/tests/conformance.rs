@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 use oyez_backplane::{
     MegaCluster, MegaConfig, MegaIncoming, RosterDriver, Stats, Tina4Cluster, Transport,
 };
 use oyez_envelope::mega::{Channel, Member, message};
 use oyez_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 
 use crate::util::{WAIT, drain, recv_matching, transports, unique};
 
@@ -20,7 +20,13 @@ async fn warm_tina4(a: &Tina4Cluster, rx: &mut mpsc::Receiver<Envelope>) {
     let marker = unique("warm-");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        a.publish(Kind::All, Payload::Text(marker.clone()), None, None, None);
+        a.publish(crate::util::tina4(
+            Kind::All,
+            Payload::Text(marker.clone()),
+            None,
+            None,
+            None,
+        ));
         if let Ok(Some(env)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await
             && env.payload == Payload::Text(marker.clone())
         {
@@ -92,7 +98,13 @@ pub(crate) async fn tina4_every_kind_once_without_echo(backend: &str) {
         ),
     ];
     for (kind, payload, room, path, exclude) in &sent {
-        a.publish(*kind, payload.clone(), *room, *path, *exclude);
+        a.publish(crate::util::tina4(
+            *kind,
+            payload.clone(),
+            *room,
+            *path,
+            *exclude,
+        ));
     }
     let mut got = Vec::new();
     while got.len() < sent.len() {
@@ -159,7 +171,13 @@ pub(crate) async fn tina4_malformed_bytes_are_dropped_and_counted(backend: &str)
             .unwrap();
     }
     let token = unique("after-");
-    a.publish(Kind::All, Payload::Text(token.clone()), None, None, None);
+    a.publish(crate::util::tina4(
+        Kind::All,
+        Payload::Text(token.clone()),
+        None,
+        None,
+        None,
+    ));
     let env = recv_matching(
         &mut rx,
         "the valid envelope after the garbage",
@@ -237,7 +255,12 @@ async fn warm_mega(a: &MegaCluster, rx: &mut mpsc::Receiver<MegaIncoming>) {
     let marker = unique("warm");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        a.publish_broadcast(&marker, Channel::Absent, message("warm", None), vec![]);
+        a.publish_broadcast(crate::util::bcast(
+            &marker,
+            Channel::Absent,
+            message("warm", None),
+            vec![],
+        ));
         if let Ok(Some(MegaIncoming::Broadcast(b))) =
             tokio::time::timeout(Duration::from_millis(100), rx.recv()).await
             && b.ns == marker
@@ -258,19 +281,19 @@ pub(crate) async fn mega_broadcast_and_direct_once_without_echo(backend: &str) {
     let (b, mut rx_b) = pair.pop().unwrap();
     let (a, mut rx_a) = pair.pop().unwrap();
     warm_mega(&a, &mut rx_b).await;
-    a.publish_broadcast(
+    a.publish_broadcast(crate::util::bcast(
         "/ws/chat",
         Channel::Name("general".into()),
         message("chat", Some(&raw(r#"{"text":"hi","n":1.0}"#))),
         vec!["s1".into()],
-    );
-    a.publish_direct(
+    ));
+    a.publish_direct(crate::util::direct(
         "u2",
         message(
             "dm",
             Some(&raw(r#"{"big":123456789012345678901234567890}"#)),
         ),
-    );
+    ));
     // Two subjects: order is per subject, not across them.
     let mut items = vec![
         recv_matching(&mut rx_b, "a mega message", |_| true).await,

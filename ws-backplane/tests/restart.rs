@@ -26,7 +26,13 @@ async fn until_delivered(
     let start = tokio::time::Instant::now();
     let token = unique("probe-");
     loop {
-        a.publish(Kind::All, Payload::Text(token.clone()), None, None, None);
+        a.publish(crate::util::tina4(
+            Kind::All,
+            Payload::Text(token.clone()),
+            None,
+            None,
+            None,
+        ));
         if let Ok(Some(env)) = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await
             && env.payload == Payload::Text(token.clone())
         {
@@ -54,13 +60,13 @@ async fn survives_a_restart(kind: &'static str) {
     let dropped_before = Stats::get(&a.stats().publish_dropped);
     let started = tokio::time::Instant::now();
     for i in 0..20 {
-        a.publish(
+        a.publish(crate::util::tina4(
             Kind::All,
             Payload::Text(format!("lost {i}")),
             None,
             None,
             None,
-        );
+        ));
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(

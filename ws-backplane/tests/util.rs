@@ -5,11 +5,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use oyez_backplane::Transport;
 use oyez_backplane::transport::memory::MemoryHub;
 use oyez_backplane::transport::nats::NatsTransport;
 use oyez_backplane::transport::redis::RedisTransport;
+use tokio::sync::mpsc;
 
 /// Every wait is bounded by this.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
@@ -162,4 +162,50 @@ pub(crate) async fn bounded(test: impl Future<Output = ()>) {
     tokio::time::timeout(Duration::from_secs(60), test)
         .await
         .expect("the test finished within 60 s");
+}
+
+/// A Tina4 envelope to publish (the cluster sets its `src`).
+pub(crate) fn tina4(
+    kind: oyez_envelope::tina4::Kind,
+    payload: oyez_envelope::tina4::Payload,
+    room: Option<&str>,
+    path: Option<&str>,
+    exclude: Option<&str>,
+) -> oyez_envelope::tina4::Envelope {
+    oyez_envelope::tina4::Envelope {
+        src: String::new(),
+        kind,
+        exclude: exclude.map(str::to_owned),
+        room: room.map(str::to_owned),
+        path: path.map(str::to_owned),
+        payload,
+    }
+}
+
+/// A mega broadcast to publish (the cluster sets its `o`).
+pub(crate) fn bcast(
+    ns: &str,
+    channel: oyez_envelope::mega::Channel,
+    message: Box<serde_json::value::RawValue>,
+    except_session_ids: Vec<String>,
+) -> oyez_envelope::mega::Broadcast {
+    oyez_envelope::mega::Broadcast {
+        o: None,
+        ns: ns.to_owned(),
+        channel,
+        message,
+        except_session_ids,
+    }
+}
+
+/// A mega direct message to publish (the cluster sets its `o`).
+pub(crate) fn direct(
+    user_id: &str,
+    message: Box<serde_json::value::RawValue>,
+) -> oyez_envelope::mega::Direct {
+    oyez_envelope::mega::Direct {
+        o: None,
+        user_id: oyez_envelope::mega::raw_string(user_id),
+        message,
+    }
 }

@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use oyez_frame::handshake::client::ClientHandshake;
 use oyez_frame::session::{Config, Outbound};
 use oyez_frame::{CloseCode, Event, Role, Session, Utf8Bytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::{Error, Message};
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use oyez_frame::Limits;
 
-/// How the server behaves. Defaults match the binary's defaults; see [`crate::SETTINGS`] for
-/// the environment variables that set them.
+/// How the server behaves. The defaults are the `ws-server` binary's (whose environment
+/// variables set these: `ws-server --help`).
 #[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -29,8 +29,6 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// The most connections at once (default: no limit); more get 503.
     pub max_connections: Option<usize>,
-    /// Token for the `/api/*` HTTP endpoints; `None` disables them.
-    pub api_token: Option<String>,
     /// Event-loop threads that own the upgraded connections (default 0: one per available
     /// core). Each runs its connections' callbacks.
     pub shards: usize,
@@ -47,7 +45,6 @@ impl Default for ServerConfig {
             keepalive: None,
             handshake_timeout: Duration::from_secs(10),
             max_connections: None,
-            api_token: None,
             shards: 0,
         }
     }

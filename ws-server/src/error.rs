@@ -10,6 +10,9 @@ pub enum Error {
     /// The WebSocket protocol failed (a handshake or frame error).
     #[error("websocket: {0}")]
     Protocol(#[from] oyez_frame::Error),
+    /// A cluster's backplane failed (at start: it refused a subscription).
+    #[error("backplane: {0}")]
+    Backplane(#[from] oyez_backplane::Error),
     /// A URL the client cannot use (only `ws://host[:port][/path]` is supported).
     #[error("unsupported url: {0}")]
     Url(String),
@@ -19,12 +22,4 @@ pub enum Error {
     /// The operation did not finish in time.
     #[error("timed out")]
     Timeout,
-    /// A setting has a value that cannot be used.
-    #[error("invalid setting {name}: {reason}")]
-    Setting {
-        /// The setting's environment variable.
-        name: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
 }

@@ -1,356 +1,210 @@
-//! Plain HTTP on the WebSocket port: `/healthz`, the chat demo (`/`, `/chat`,
-//! `/chat/roster`), and the `/api/*` endpoints when a token is set.
+//! Plain HTTP on the WebSocket port: a hook for the requests that are not upgrades.
 //!
-//! # The chat demo
-//!
-//! `GET /` and `GET /chat` serve one self-contained page (`static/chat.html`, embedded in the
-//! binary: no build step, no external assets). The page joins room `R` as user `U` by opening
-//! a WebSocket to `/chat/R?user=U&session=S` (a fresh random `S` per page load), so the room
-//! is an ordinary path of the binary: every message goes to the connections on the same path
-//! on every instance (Tina4 `path` envelopes), and `?user=&session=` joins a user session
-//! with namespace `/chat/R`.
-//!
-//! The page learns who is present from `GET /chat/roster?room=R`, a public, read-only view of
-//! [`Server::roster`] limited to namespace `/chat/R` (no other namespace is reachable without
-//! the API token), which it polls every two seconds and again whenever a peer says `hello`.
-//! The roster is cluster-wide when the mega roster is on (`MEGA_WS_ROSTER=nats`), else this
-//! instance's own.
+//! A server answers only what its embedder registers: with no [`HttpHandler`]
+//! ([`crate::Builder::http`]), a request that is not an upgrade gets the WebSocket routes'
+//! answer (426 on a route, 404 elsewhere). With one, the server reads the request's body
+//! (`Content-Length`, at most 1 MiB, else 413; within the handshake timeout, else 408) and
+//! asks the handler; `None` falls through to that same answer. The server writes the
+//! response with `Content-Length` and `Connection: close`, and without a body for `HEAD`.
+//! [`crate::apps::Site`] is the binary's handler (health, the chat demo, the API).
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 
-use base64::Engine as _;
-use bytes::BytesMut;
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use bytes::Bytes;
 use oyez_frame::handshake::server::{Request, reason_phrase};
 
-use crate::registry::ConnId;
-use crate::server::roster_json;
-use crate::{Error, Message, Server};
+use crate::Server;
 
-/// The largest request body the API accepts.
-const MAX_BODY: usize = 1 << 20;
+/// The largest request body the server reads for an [`HttpHandler`].
+pub(crate) const MAX_BODY: usize = 1 << 20;
 
-/// The chat demo's page.
-const CHAT_PAGE: &str = include_str!("../static/chat.html");
-
-/// The WebSocket path prefix of the demo's rooms; the roster endpoint serves only these.
-const CHAT_PREFIX: &str = "/chat/";
-
-/// The longest room name the demo accepts.
-const MAX_ROOM: usize = 64;
-
-/// Whether a request that is not an upgrade is plain HTTP (else it gets the WebSocket
-/// routes' answer, e.g. 426).
-pub(crate) fn is_http_route(path: &str) -> bool {
-    matches!(path, "/healthz" | "/" | "/chat" | "/chat/roster") || path.starts_with("/api/")
+/// A plain HTTP request: its head and its body.
+#[derive(Debug)]
+pub struct HttpRequest {
+    head: Request,
+    body: Bytes,
+    peer: SocketAddr,
 }
 
-/// A demo room name: 1 to 64 of `A-Z a-z 0-9 _ -`, so that the room's path needs no
-/// escaping and the namespace is the same string however a client spells the URL.
-pub(crate) fn valid_room(room: &str) -> bool {
-    (1..=MAX_ROOM).contains(&room.len())
-        && room
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+impl HttpRequest {
+    pub(crate) const fn new(head: Request, body: Bytes, peer: SocketAddr) -> Self {
+        Self { head, body, peer }
+    }
+
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &str {
+        self.head.method()
+    }
+
+    /// The path: the target up to `?`.
+    pub fn path(&self) -> &str {
+        self.head.path()
+    }
+
+    /// The query: the target after `?`, if there is one.
+    pub fn query(&self) -> Option<&str> {
+        self.head.query()
+    }
+
+    /// The value of query parameter `name`, percent-decoded (`%XX`, and `+` as a space);
+    /// borrowed when it has no escapes.
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        crate::query::param(self.query()?, name)
+    }
+
+    /// The value of the first header named `name` (case-insensitive), if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header_str(name)
+    }
+
+    /// The request head, with every header.
+    pub const fn head(&self) -> &Request {
+        &self.head
+    }
+
+    /// The body (empty without a `Content-Length`).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The peer's address.
+    pub const fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub(crate) fn into_head(self) -> Request {
+        self.head
+    }
 }
 
-struct Reply {
+/// A response to a plain HTTP request.
+///
+/// The constructors set `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`;
+/// [`HttpResponse::with_header`] replaces either or adds others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpResponse {
     status: u16,
-    content_type: &'static str,
-    body: Cow<'static, str>,
+    content_type: Cow<'static, str>,
+    headers: Vec<(Cow<'static, str>, String)>,
+    body: Bytes,
 }
 
-impl Reply {
-    fn text(status: u16, body: &str) -> Self {
+impl HttpResponse {
+    /// A response with `status`, a body, and its `Content-Type`.
+    pub fn new(
+        status: u16,
+        content_type: impl Into<Cow<'static, str>>,
+        body: impl Into<Bytes>,
+    ) -> Self {
         Self {
             status,
-            content_type: "text/plain; charset=utf-8",
-            body: format!("{body}\n").into(),
-        }
-    }
-
-    fn json(status: u16, body: String) -> Self {
-        Self {
-            status,
-            content_type: "application/json",
+            content_type: content_type.into(),
+            headers: vec![
+                ("Cache-Control".into(), "no-store".to_owned()),
+                ("X-Content-Type-Options".into(), "nosniff".to_owned()),
+            ],
             body: body.into(),
         }
     }
 
-    fn html(body: &'static str) -> Self {
-        Self {
-            status: 200,
-            content_type: "text/html; charset=utf-8",
-            body: body.into(),
-        }
+    /// A `text/plain; charset=utf-8` response.
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Self::new(status, "text/plain; charset=utf-8", body.into())
     }
-}
 
-pub(crate) async fn serve(
-    mut stream: TcpStream,
-    mut buf: BytesMut,
-    req: Request,
-    server: &Server,
-    deadline: tokio::time::Instant,
-) -> Result<(), Error> {
-    let len = req
-        .header_str("content-length")
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let reply = if len > MAX_BODY {
-        Reply::text(413, "body too large")
-    } else {
-        while buf.len() < len {
-            match tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)).await {
-                Ok(Ok(0)) => return Err(Error::HandshakeEof),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => return Err(Error::Timeout),
-            }
-        }
-        route(&req, &buf[..len], server)
-    };
-    // A HEAD answer has the GET answer's headers and no body.
-    let body = if req.method() == "HEAD" {
-        ""
-    } else {
-        &*reply.body
-    };
-    let out = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
-         X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n{}",
-        reply.status,
-        reason_phrase(reply.status),
-        reply.content_type,
-        reply.body.len(),
-        body
-    );
-    stream.write_all(out.as_bytes()).await?;
-    let _ = stream.shutdown().await;
-    Ok(())
-}
-
-fn route(req: &Request, body: &[u8], server: &Server) -> Reply {
-    let (method, path) = (req.method(), req.path());
-    let get = matches!(method, "GET" | "HEAD");
-    match path {
-        "/healthz" if get => return Reply::text(200, "ok"),
-        "/" | "/chat" if get => return Reply::html(CHAT_PAGE),
-        "/chat/roster" if get => return chat_roster(req, server),
-        "/healthz" | "/" | "/chat" | "/chat/roster" => {
-            return Reply::text(405, "method not allowed");
-        }
-        _ => {}
+    /// An `application/json` response.
+    pub fn json(status: u16, body: impl Into<String>) -> Self {
+        Self::new(status, "application/json", body.into())
     }
-    let Some(token) = &server.inner.config.api_token else {
-        return Reply::text(404, "not found");
-    };
-    let authorized = req
-        .header_str("authorization")
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), token.as_bytes()));
-    if !authorized {
-        return Reply::text(401, "unauthorized");
+
+    /// A `200` `text/html; charset=utf-8` response.
+    pub fn html(body: &'static str) -> Self {
+        Self::new(200, "text/html; charset=utf-8", body)
     }
-    match (method, path) {
-        ("GET", "/api/roster") => {
-            let ns = req
-                .query()
-                .and_then(|q| query_param(q, "ns"))
-                .unwrap_or_default();
-            Reply::json(200, roster_json(&server.roster(&ns)))
+
+    /// The response with header `name` set to `value` (replacing one of that name).
+    #[must_use]
+    pub fn with_header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Self {
+        let (name, value) = (name.into(), value.into());
+        match self
+            .headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some(h) => h.1 = value,
+            None => self.headers.push((name, value)),
         }
-        ("POST", "/api/broadcast") => match api_broadcast(body, server) {
-            Ok(n) => Reply::json(200, format!("{{\"delivered\":{n}}}")),
-            Err(e) => Reply::text(400, e),
-        },
-        ("POST", "/api/direct") => match api_direct(body, server) {
-            Ok(n) => Reply::json(200, format!("{{\"delivered\":{n}}}")),
-            Err(e) => Reply::text(400, e),
-        },
-        (_, "/api/roster" | "/api/broadcast" | "/api/direct") => {
-            Reply::text(405, "method not allowed")
-        }
-        _ => Reply::text(404, "not found"),
+        self
     }
-}
 
-/// `GET /chat/roster?room=R`: the sessions in namespace `/chat/R`, as `/api/roster` gives
-/// them. Only demo rooms: any other namespace needs the API token.
-fn chat_roster(req: &Request, server: &Server) -> Reply {
-    let room = req
-        .query()
-        .and_then(|q| query_param(q, "room"))
-        .unwrap_or_default();
-    if !valid_room(&room) {
-        return Reply::text(400, "room must be 1 to 64 of A-Z a-z 0-9 _ -");
+    /// The status code.
+    pub const fn status(&self) -> u16 {
+        self.status
     }
-    Reply::json(
-        200,
-        roster_json(&server.roster(&format!("{CHAT_PREFIX}{room}"))),
-    )
-}
 
-/// `{path? | room?, text | b64, exclude?}`
-fn api_broadcast(body: &[u8], server: &Server) -> Result<usize, &'static str> {
-    let v: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
-    let msg = if let Some(text) = v.get("text").and_then(Value::as_str) {
-        Message::text(text)
-    } else if let Some(b64) = v.get("b64").and_then(Value::as_str) {
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| "b64 is not base64")?;
-        Message::binary(data)
-    } else {
-        return Err("need text or b64");
-    };
-    let exclude: Vec<ConnId> = match v.get("exclude") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(|id| vec![id])
-            .map_err(|_| "exclude is not a connection id")?,
-        Some(Value::Array(ids)) => ids
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or("exclude is not a list of connection ids")
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err("exclude is not a connection id"),
-    };
-    let room = v.get("room").and_then(Value::as_str);
-    let path = v.get("path").and_then(Value::as_str);
-    Ok(match (room, path) {
-        (Some(_), Some(_)) => return Err("give path or room, not both"),
-        (Some(room), None) => server.broadcast_to_room(room, msg, &exclude),
-        (None, path) => server.broadcast(msg, &exclude, path),
-    })
-}
-
-/// `{userId, message}`: the message (any JSON) reaches the user's connections as text.
-fn api_direct(body: &[u8], server: &Server) -> Result<usize, &'static str> {
-    let v: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
-    let user = v
-        .get("userId")
-        .and_then(Value::as_str)
-        .ok_or("need userId")?;
-    let message = v.get("message").ok_or("need message")?;
-    Ok(server.direct_to_user(user, Message::text(message.to_string())))
-}
-
-/// The value of `name` in a query string, percent-decoded; borrowed when it has no escapes.
-pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then(|| {
-            if v.contains(['%', '+']) {
-                Cow::Owned(percent_decode(v))
-            } else {
-                Cow::Borrowed(v)
-            }
-        })
-    })
-}
-
-/// Decodes `%XX` escapes and `+` (a space, as forms and `URLSearchParams` write it); a `%`
-/// not followed by two hex digits stays as it is, and invalid UTF-8 becomes U+FFFD.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let (hi, lo) = (bytes[i + 1], bytes[i + 2]);
-                let hex = (hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit())
-                    .then(|| core::str::from_utf8(&bytes[i + 1..i + 3]).ok())
-                    .flatten()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
     }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_params_are_decoded() {
-        assert_eq!(
-            query_param("ns=%2Fchat&x=1", "ns").as_deref(),
-            Some("/chat")
+    /// The response on the wire; without its body for a `HEAD` request.
+    pub(crate) fn to_bytes(&self, head_only: bool) -> Vec<u8> {
+        use std::fmt::Write as _;
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+            self.status,
+            reason_phrase(self.status),
+            self.content_type,
+            self.body.len()
         );
-        assert_eq!(query_param("a=b+c", "a").as_deref(), Some("b c"));
-        assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
-        assert_eq!(query_param("a=%+1", "a").as_deref(), Some("% 1"));
-        assert_eq!(
-            query_param("user=Ana%20Mar%C3%ADa", "user").as_deref(),
-            Some("Ana María")
-        );
-        assert_eq!(query_param("a=1", "b"), None);
-    }
-
-    #[test]
-    fn room_names() {
-        assert!(valid_room("lobby"));
-        assert!(valid_room("Team_2-b"));
-        assert!(valid_room(&"r".repeat(64)));
-        assert!(!valid_room(&"r".repeat(65)));
-        assert!(!valid_room(""));
-        assert!(!valid_room("a b"));
-        assert!(!valid_room("a/b"));
-        assert!(!valid_room("caf\u{e9}"));
-    }
-
-    #[test]
-    fn demo_routes_are_http_only_where_they_must_be() {
-        for p in ["/", "/chat", "/chat/roster", "/healthz", "/api/roster"] {
-            assert!(is_http_route(p), "{p}");
+        for (n, v) in &self.headers {
+            let _ = write!(head, "{n}: {v}\r\n");
         }
-        // The rooms themselves are WebSocket paths.
-        for p in ["/chat/lobby", "/echo", "/rooms/a", "/chatx"] {
-            assert!(!is_http_route(p), "{p}");
+        head.push_str("Connection: close\r\n\r\n");
+        let mut out = head.into_bytes();
+        if !head_only {
+            out.extend_from_slice(&self.body);
         }
+        out
     }
+}
 
-    #[test]
-    fn the_page_is_embedded() {
-        assert!(CHAT_PAGE.starts_with("<!doctype html>"));
-        assert!(CHAT_PAGE.contains("/chat/roster?room="));
-    }
+/// What [`HttpHandler::handle`] returns: a future of the response, or `None` to leave the
+/// request to the server (426 on a WebSocket route, 404 elsewhere).
+pub type HttpFuture<'a> = Pin<Box<dyn Future<Output = Option<HttpResponse>> + Send + 'a>>;
 
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secre"));
+/// Answers plain HTTP requests on the WebSocket port ([`crate::Builder::http`]).
+///
+/// A function or closure `Fn(&HttpRequest, &Server) -> Option<HttpResponse>` is one; an
+/// implementation of the trait may await (a database, another service) without holding up
+/// the accept loop or a shard: each request runs in its own task, under the handshake
+/// timeout.
+///
+/// ```
+/// use oyez_server::{HttpRequest, HttpResponse, Server};
+///
+/// fn health(req: &HttpRequest, _: &Server) -> Option<HttpResponse> {
+///     (req.path() == "/healthz").then(|| HttpResponse::text(200, "ok\n"))
+/// }
+/// # let _ = oyez_server::Builder::new(oyez_server::ServerConfig::default()).http(health);
+/// ```
+pub trait HttpHandler: Send + Sync + 'static {
+    /// Answers `req`, or returns `None` to leave it to the server.
+    fn handle<'a>(&'a self, req: &'a HttpRequest, server: &'a Server) -> HttpFuture<'a>;
+}
+
+impl<F> HttpHandler for F
+where
+    F: Fn(&HttpRequest, &Server) -> Option<HttpResponse> + Send + Sync + 'static,
+{
+    fn handle<'a>(&'a self, req: &'a HttpRequest, server: &'a Server) -> HttpFuture<'a> {
+        Box::pin(std::future::ready(self(req, server)))
     }
 }

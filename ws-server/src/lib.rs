@@ -1,13 +1,31 @@
 //! `oyez-server`: a thin tokio WebSocket server composed from [`oyez_frame`]'s sans-IO
-//! [`Session`](oyez_frame::Session): routes per path, rooms, broadcast, send-to, user sessions
-//! and direct messages, an origin allow-list, an idle timeout, slow-client backpressure and
-//! graceful shutdown; plus a small client and the `ws-server` binary.
+//! [`Session`](oyez_frame::Session): routes per path, rooms, broadcast, send-to, user
+//! sessions and direct messages, an origin allow-list, an idle timeout, slow-client
+//! backpressure, graceful shutdown and clustering over Redis or NATS; plus a small client.
+//! The `ws-server` binary (package `oyez`) is [`apps`] on one port.
 //!
-//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate.
+//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate,
+//! and no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
+//! handler for ([`Builder::http`]).
+//!
+//! # Where to find what
+//!
+//! | to | see |
+//! | --- | --- |
+//! | serve a path | [`Builder::route`], [`Handler`], [`Conn`] |
+//! | send to many | [`Server::broadcast`] with an [`Audience`] (all, a path, a room, a user, less exclusions) |
+//! | rooms, user sessions, the roster | [`Server::join_room`], [`Server::join_session`], [`Server::roster`] |
+//! | answer plain HTTP on the same port | [`Builder::http`], [`http`] |
+//! | cluster instances | [`Builder::tina4_cluster`], [`Builder::mega_cluster`]; the wire mapping in [`_design`] |
+//! | limits, timeouts, backpressure, shards | [`ServerConfig`] |
+//! | counters | [`Server::stats`], [`Stats`] |
+//! | how a connection is read, written, timed and closed | [`_design`] |
+//! | a client | [`client`] |
+//! | the binary's routes, demo page and API | [`apps`] |
 //!
 //! # Shape
 //!
-//! tokio accepts connections and runs the opening handshake (and the plain HTTP routes).
+//! tokio accepts connections and runs the opening handshake (and the plain HTTP exchanges).
 //! Once upgraded, a connection moves to a **shard**: one of a few threads
 //! ([`ServerConfig::shards`], one per core by default), each running a `mio` event loop over
 //! a slab of connections, in the manner of uWebSockets. The shard owns the connection's
@@ -20,7 +38,7 @@
 //! Each connection's queue is bounded in bytes ([`ServerConfig::max_backlog`]): a client that
 //! does not read fast enough is dropped with close code 1008 "slow client", and the others
 //! are unaffected. An idle connection holds no read or write buffer, no task and no channel:
-//! its slab entry and its registry entry, under a kilobyte.
+//! its slab entry and its registry entry, under a kilobyte. The details are in [`_design`].
 //!
 //! A chat route, and two clients talking through it (this runs, on a free port of
 //! 127.0.0.1):
@@ -28,7 +46,7 @@
 //! ```
 //! # #[tokio::main] async fn main() -> Result<(), oyez_server::Error> {
 //! use oyez_server::client::{self, Client, ClientEvent};
-//! use oyez_server::{Builder, Conn, Handler, Message, ServerConfig};
+//! use oyez_server::{Audience, Builder, Conn, Handler, Message, ServerConfig};
 //!
 //! struct Chat;
 //! impl Handler for Chat {
@@ -37,7 +55,8 @@
 //!     }
 //!     fn on_message(&self, conn: &Conn, msg: Message) {
 //!         // To everyone on this path but the sender.
-//!         conn.server().broadcast(msg, &[conn.id()], Some(conn.path()));
+//!         let to = Audience::path(conn.path()).except(conn.id());
+//!         conn.server().broadcast(to, msg);
 //!     }
 //! }
 //!
@@ -70,27 +89,50 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The binary (`cargo run --release -p oyez-server`) serves [`apps`]' handlers and the chat
-//! demo page at `/`; its routes and settings are in the workspace README and `ws-server --help`.
-#![deny(unsafe_code)] // one exception: `shard::recv_uninit`, a read into uninitialised memory
+//! # Modules
+//!
+//! The crate's modules depend on each other in one direction only: the leaves (`id`,
+//! [`Message`], [`Audience`], [`Stats`], [`ServerConfig`], [`Error`]) under the registry,
+//! the registry under the shards, the shards under the [`Server`] handle (which posts to
+//! them), the server under [`Handler`] and [`Conn`], and those under the accept side and
+//! [`Builder`]. A shard knows nothing of the server but the narrow interface it is handed
+//! when it starts (the server's registration of a connection, its route's handler, its
+//! unregistration).
+#![deny(unsafe_code)] // one exception: `shard::recv`, a read into uninitialised memory
 #![warn(missing_docs)]
 
+mod accept;
+mod audience;
+mod builder;
 mod cluster;
 mod config;
+mod dispatch;
 mod error;
-mod http;
+mod handler;
+mod id;
 mod message;
+mod query;
 mod registry;
+mod request;
+mod routes;
 mod server;
-mod settings;
 mod shard;
+mod stats;
+mod sync;
 
+pub mod _design;
 pub mod apps;
 pub mod client;
+pub mod http;
 
+pub use audience::{Audience, Scope};
+pub use builder::Builder;
 pub use config::ServerConfig;
 pub use error::Error;
+pub use handler::{Conn, Handler, NoopHandler};
+pub use http::{HttpFuture, HttpHandler, HttpRequest, HttpResponse};
+pub use id::ConnId;
 pub use message::Message;
-pub use registry::{ConnId, SessionInfo, Stats};
-pub use server::{Builder, Conn, Handler, NoopHandler, Server};
-pub use settings::{ClusterSettings, SETTINGS, SettingDoc, clusters_from_env, config_from_env};
+pub use registry::SessionInfo;
+pub use server::Server;
+pub use stats::Stats;

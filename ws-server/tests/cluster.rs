@@ -7,7 +7,7 @@ use oyez_backplane::transport::memory::MemoryHub;
 use oyez_backplane::transport::nats::NatsTransport;
 use oyez_backplane::transport::redis::RedisTransport;
 use oyez_backplane::{MegaConfig, RosterDriver, Transport};
-use oyez_server::apps::{All, Echo, PathChat, Rooms};
+use oyez_server::apps::{self, Site};
 use oyez_server::client::{Client, ClientEvent};
 use oyez_server::{Builder, Message, Server};
 
@@ -36,11 +36,7 @@ pub(crate) async fn instance(backend: &str, hub: &MemoryHub, app: &str) -> Serve
     let mut mega = MegaConfig::new(app);
     mega.roster = RosterDriver::Nats;
     mega.ttl = Duration::from_secs(3);
-    Builder::new(config())
-        .route("/echo", Echo)
-        .route_prefix("/rooms/", Rooms)
-        .route("/all", All)
-        .fallback(PathChat)
+    apps::mount(Builder::new(config()), Site::default())
         .tina4_cluster(transport(backend, hub).await)
         .mega_cluster(transport(backend, hub).await, mega)
         .bind()

@@ -1,8 +1,8 @@
 //! Who receives what: broadcast shapes, rooms, paths, send_to, sessions, direct, roster.
 
-use oyez_server::apps::Echo;
+use oyez_server::apps::{Echo, Site};
 use oyez_server::client::Client;
-use oyez_server::{Builder, Conn, ConnId, Handler, Message, Server};
+use oyez_server::{Audience, Builder, Conn, ConnId, Handler, Message, Server};
 
 use crate::util::{assert_silent, config, connect, next_message, raw_http, start, url};
 
@@ -21,11 +21,10 @@ impl Handler for IdReporter {
 }
 
 async fn start_with_ids(token: Option<&str>) -> Server {
-    let mut c = config();
-    c.api_token = token.map(str::to_owned);
-    Builder::new(c)
+    Builder::new(config())
         .route("/echo", Echo)
         .fallback(IdReporter)
+        .http(Site::new(token.map(str::to_owned)))
         .bind()
         .await
         .expect("bind")
@@ -85,7 +84,7 @@ async fn rooms_are_separate() {
     assert_eq!(next_message(&mut a2).await, Message::text("in a"));
     assert_silent(&mut b1).await;
     assert_silent(&mut a1).await;
-    assert_eq!(server.broadcast_to_room("b", "server to b", &[]), 1);
+    assert_eq!(server.broadcast(Audience::room("b"), "server to b"), 1);
     assert_eq!(next_message(&mut b1).await, Message::text("server to b"));
 }
 
@@ -96,10 +95,13 @@ async fn server_api_broadcast_send_to_and_rooms() {
     let (mut b, idb) = connect_with_id(&server, "/x").await;
     let (mut c, idc) = connect_with_id(&server, "/y").await;
 
-    assert_eq!(server.broadcast("everyone but a", &[ida], None), 2);
+    assert_eq!(
+        server.broadcast(Audience::all().except(ida), "everyone but a"),
+        2
+    );
     assert_eq!(next_message(&mut b).await, Message::text("everyone but a"));
     assert_eq!(next_message(&mut c).await, Message::text("everyone but a"));
-    assert_eq!(server.broadcast("path x", &[], Some("/x")), 2);
+    assert_eq!(server.broadcast(Audience::path("/x"), "path x"), 2);
     assert_eq!(next_message(&mut a).await, Message::text("path x"));
     assert_eq!(next_message(&mut b).await, Message::text("path x"));
 
@@ -108,10 +110,13 @@ async fn server_api_broadcast_send_to_and_rooms() {
     assert!(!server.send_to(ConnId(12345), "nobody"));
 
     assert!(server.join_room(ida, "r") && server.join_room(idc, "r"));
-    assert_eq!(server.broadcast_to_room("r", "room r", &[idc]), 1);
+    assert_eq!(
+        server.broadcast(Audience::room("r").except(idc), "room r"),
+        1
+    );
     assert_eq!(next_message(&mut a).await, Message::text("room r"));
     assert!(server.leave_room(ida, "r"));
-    assert_eq!(server.broadcast_to_room("r", "only c", &[]), 1);
+    assert_eq!(server.broadcast(Audience::room("r"), "only c"), 1);
     assert_eq!(next_message(&mut c).await, Message::text("only c"));
     assert_silent(&mut a).await;
     let _ = idb;
@@ -136,7 +141,7 @@ async fn sessions_direct_messages_and_the_roster() {
         assert_eq!(v, e);
     }
     assert_silent(&mut u1).await;
-    assert_eq!(server.direct_to_user("u1", "hi u1"), 1);
+    assert_eq!(server.broadcast(Audience::user("u1"), "hi u1"), 1);
     assert_eq!(next_message(&mut u1).await, Message::text("hi u1"));
     let mut ids: Vec<String> = server
         .roster("/chat")
@@ -223,7 +228,7 @@ async fn a_broadcast_right_after_the_upgrade_reaches_the_new_client() {
     let mut clients = Vec::new();
     for i in 0..30 {
         let mut c = connect(&server, "/fresh").await;
-        server.broadcast(format!("hello {i}"), &[], Some("/fresh"));
+        server.broadcast(Audience::path("/fresh"), format!("hello {i}"));
         assert_eq!(
             next_message(&mut c).await,
             Message::text(format!("hello {i}"))

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use oyez_server::client;
+use tokio::io::AsyncReadExt;
 
 use crate::util::{config, raw_http, raw_http_head, start, upgrade_request, url};
 

@@ -3,10 +3,10 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use oyez_frame::CloseCode;
-use oyez_server::Message;
 use oyez_server::client::ClientEvent;
+use oyez_server::{Audience, Message};
+use tokio::io::AsyncReadExt;
 
 use crate::util::{WAIT, config, connect, eventually, next_message, start, upgrade_request};
 
@@ -57,7 +57,7 @@ async fn a_slow_client_is_dropped_while_the_others_keep_receiving() {
     let payload = vec![7u8; 16 << 10];
     let mut received = 0usize;
     for i in 0..400 {
-        server.broadcast(payload.clone(), &[], None);
+        server.broadcast(Audience::all(), payload.clone());
         // The fast client keeps up.
         assert_eq!(
             next_message(&mut fast).await.as_bytes().len(),
@@ -76,7 +76,7 @@ async fn a_slow_client_is_dropped_while_the_others_keep_receiving() {
     );
     eventually("the slow client is gone", || server.client_count() == 1).await;
     // The fast one is unaffected.
-    server.broadcast("after", &[], None);
+    server.broadcast(Audience::all(), "after");
     assert_eq!(next_message(&mut fast).await, Message::text("after"));
     assert!(received > 4);
     // What the slow client could still read ends in a close frame 1008 or a cut connection.
@@ -144,7 +144,7 @@ async fn memory_stays_bounded_however_many_clients_are_slow() {
     // 2,000 × 64 KiB: a broadcast frame is shared by all its recipients, so without the
     // bound the slow clients' queues would keep all 125 MiB of frames alive.
     for _ in 0..2000 {
-        server.broadcast(payload.clone(), &[], None);
+        server.broadcast(Audience::all(), payload.clone());
         assert_eq!(
             next_message(&mut fast).await.as_bytes().len(),
             payload.len()

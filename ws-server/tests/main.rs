@@ -8,6 +8,8 @@ mod util;
 
 // The opening handshake: every rejection and its status.
 mod handshake;
+// Plain HTTP through the embedder's hook, and none without one.
+mod http;
 // Echo, fragments, pings, protocol errors.
 mod echo;
 // Broadcast shapes, rooms, paths, send_to, sessions, direct, the roster over HTTP.

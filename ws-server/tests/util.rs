@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use oyez_server::apps::{All, Echo, PathChat, Rooms};
+use oyez_server::apps::{self, Site};
 use oyez_server::client::{self, Client, ClientEvent};
 use oyez_server::{Builder, Message, Server, ServerConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Every wait in these tests is bounded by this.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
@@ -17,13 +17,9 @@ pub(crate) fn config() -> ServerConfig {
     c
 }
 
-/// The binary's routes on an ephemeral port.
+/// The binary's routes (and its plain HTTP, without the API) on an ephemeral port.
 pub(crate) async fn start(config: ServerConfig) -> Server {
-    Builder::new(config)
-        .route("/echo", Echo)
-        .route_prefix("/rooms/", Rooms)
-        .route("/all", All)
-        .fallback(PathChat)
+    apps::mount(Builder::new(config), Site::default())
         .bind()
         .await
         .expect("bind")

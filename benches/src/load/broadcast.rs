@@ -1,5 +1,5 @@
-//! Broadcast: `subscribers` connections and one publisher on a relaying route (oyez-server's
-//! `/all`: every message goes to every other connection). Each message carries a sequence
+//! Broadcast: `subscribers` connections and one publisher on a relaying route (the
+//! `ws-server` binary's `/all`: every message goes to every other connection). Each message carries a sequence
 //! number and its send time; every subscriber checks that it gets each message exactly once
 //! and in order.
 //!

@@ -5,10 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::value::RawValue;
+use oyez_envelope::mega::{Broadcast, Direct, Member, Roster, RosterOp, Subjects};
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
-use oyez_envelope::mega::{self, Broadcast, Channel, Direct, Member, Roster, RosterOp, Subjects};
 
 use super::PUBLISH_QUEUE;
 use super::roster::RosterState;
@@ -182,32 +181,20 @@ impl MegaCluster {
         &self.inner.subjects
     }
 
-    /// Publishes a broadcast for namespace `ns`.
-    pub fn publish_broadcast(
-        &self,
-        ns: &str,
-        channel: Channel,
-        message: Box<RawValue>,
-        except_session_ids: Vec<String>,
-    ) {
-        let b = Broadcast {
-            o: Some(self.inner.o.clone()),
-            ns: ns.to_owned(),
-            channel,
-            message,
-            except_session_ids,
-        };
-        self.inner.send(&self.inner.subjects.bcast, b.encode());
+    /// Publishes a namespace broadcast, as this instance (its `o` is set to
+    /// [`MegaCluster::instance_id`]).
+    pub fn publish_broadcast(&self, mut broadcast: Broadcast) {
+        broadcast.o = Some(self.inner.o.clone());
+        self.inner
+            .send(&self.inner.subjects.bcast, broadcast.encode());
     }
 
-    /// Publishes a direct message to `user_id`'s sessions on the other instances.
-    pub fn publish_direct(&self, user_id: &str, message: Box<RawValue>) {
-        let d = Direct {
-            o: Some(self.inner.o.clone()),
-            user_id: mega::raw_string(user_id),
-            message,
-        };
-        self.inner.send(&self.inner.subjects.direct, d.encode());
+    /// Publishes a direct message for a user's sessions on the other instances, as this
+    /// instance (its `o` is set to [`MegaCluster::instance_id`]).
+    pub fn publish_direct(&self, mut direct: Direct) {
+        direct.o = Some(self.inner.o.clone());
+        self.inner
+            .send(&self.inner.subjects.direct, direct.encode());
     }
 
     /// A local session joined: recorded, and announced (`add`) with the roster on.
@@ -286,9 +273,7 @@ impl MegaCluster {
 
 impl Inner {
     fn lock_roster(&self) -> std::sync::MutexGuard<'_, RosterState> {
-        self.roster
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.roster)
     }
 
     fn send(&self, subject: &str, bytes: Vec<u8>) {

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use oyez_envelope::tina4::{Envelope, TINA4_CHANNEL, peek_src};
 use tokio::sync::mpsc;
 use tracing::debug;
-use oyez_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL, peek_src};
 
 use super::PUBLISH_QUEUE;
 use crate::transport::{RECEIVE_QUEUE, Transport};
@@ -85,28 +85,15 @@ impl Tina4Cluster {
         &self.inner.id
     }
 
-    /// Publishes a message for the other instances. Never waits; a full publish queue drops
-    /// the message (counted in [`Stats::publish_dropped`]).
-    pub fn publish(
-        &self,
-        kind: Kind,
-        payload: Payload,
-        room: Option<&str>,
-        path: Option<&str>,
-        exclude: Option<&str>,
-    ) {
-        let env = Envelope {
-            src: self.inner.id.clone(),
-            kind,
-            exclude: exclude.map(str::to_owned),
-            room: room.map(str::to_owned),
-            path: path.map(str::to_owned),
-            payload,
-        };
+    /// Publishes an envelope for the other instances, as this instance (its `src` is set to
+    /// [`Tina4Cluster::instance_id`]). Never waits; a full publish queue drops the message
+    /// (counted in [`Stats::publish_dropped`]).
+    pub fn publish(&self, mut envelope: Envelope) {
+        envelope.src.clone_from(&self.inner.id);
         if self
             .inner
             .publish_tx
-            .try_send(Bytes::from(env.encode()))
+            .try_send(Bytes::from(envelope.encode()))
             .is_err()
         {
             Stats::inc(&self.stats().publish_dropped);

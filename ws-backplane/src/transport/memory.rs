@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::{BoxFuture, RECEIVE_QUEUE, Received, Transport, forward};
-use crate::{Error, Stats};
+use crate::{Error, Stats, lock};
 
 /// An in-process pub/sub hub. Clone it to share it: every [`MemoryTransport`] made from the
 /// same hub (one per simulated instance) sees the others' messages.
@@ -39,10 +39,7 @@ impl MemoryHub {
     }
 
     fn publish(&self, channel: &str, payload: &Bytes) {
-        let mut subs = self
-            .subs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut subs = lock(&self.subs);
         subs.retain(|sub| {
             if !sub.channels.iter().any(|c| c == channel) {
                 return !sub.tx.is_closed();
@@ -96,11 +93,7 @@ impl Transport for MemoryTransport {
                 tx,
                 stats: self.stats.clone(),
             };
-            self.hub
-                .subs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(sub);
+            lock(&self.hub.subs).push(sub);
             Ok(rx)
         })
     }
@@ -109,11 +102,7 @@ impl Transport for MemoryTransport {
         Box::pin(async move {
             self.closed.store(true, Ordering::Release);
             let stats = Arc::as_ptr(&self.stats);
-            self.hub
-                .subs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .retain(|s| Arc::as_ptr(&s.stats) != stats);
+            lock(&self.hub.subs).retain(|s| Arc::as_ptr(&s.stats) != stats);
         })
     }
 

@@ -1,9 +1,28 @@
-//! The handlers behind the binary's routes, usable on their own.
+//! The `ws-server` binary's application, usable on its own: its WebSocket routes' handlers
+//! ([`Echo`], [`Rooms`], [`All`], [`PathChat`]), its plain HTTP ([`Site`]: health, the chat
+//! demo, the API), and [`mount`], which registers all of them on a [`Builder`] as the binary
+//! does. Nothing here is served unless it is registered.
+
+mod site;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::{Conn, Handler, Message};
+pub use site::Site;
+
+use crate::{Audience, Builder, Conn, Handler, Message};
+
+/// Registers the binary's routes on `builder`: `/echo` ([`Echo`]), `/rooms/<name>`
+/// ([`Rooms`]), `/all` ([`All`]), every other path ([`PathChat`]), and `site` for plain
+/// HTTP.
+pub fn mount(builder: Builder, site: Site) -> Builder {
+    builder
+        .route("/echo", Echo)
+        .route_prefix("/rooms/", Rooms)
+        .route("/all", All)
+        .fallback(PathChat)
+        .http(site)
+}
 
 /// Echoes every message to its sender (text stays text, binary stays binary).
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,8 +53,8 @@ impl Handler for Rooms {
 
     fn on_message(&self, conn: &Conn, msg: Message) {
         if !direct_message(conn, &msg) {
-            conn.server()
-                .broadcast_to_room(Self::room(conn), msg, &[conn.id()]);
+            let to = Audience::room(Self::room(conn)).except(conn.id());
+            conn.server().broadcast(to, msg);
         }
     }
 }
@@ -51,7 +70,8 @@ impl Handler for All {
 
     fn on_message(&self, conn: &Conn, msg: Message) {
         if !direct_message(conn, &msg) {
-            conn.server().broadcast(msg, &[conn.id()], None);
+            conn.server()
+                .broadcast(Audience::all().except(conn.id()), msg);
         }
     }
 }
@@ -68,8 +88,8 @@ impl Handler for PathChat {
 
     fn on_message(&self, conn: &Conn, msg: Message) {
         if !direct_message(conn, &msg) {
-            conn.server()
-                .broadcast(msg, &[conn.id()], Some(conn.path()));
+            let to = Audience::path(conn.path()).except(conn.id());
+            conn.server().broadcast(to, msg);
         }
     }
 }
@@ -118,6 +138,7 @@ fn direct_message(conn: &Conn, msg: &Message) -> bool {
     out.push_str(r#","payload":"#);
     out.push_str(d.payload.map_or("null", RawValue::get));
     out.push('}');
-    conn.server().direct_to_user(to, Message::text(out));
+    conn.server()
+        .broadcast(Audience::user(to), Message::text(out));
     true
 }

@@ -1,182 +1,27 @@
 //! Who is connected, and where: connections, paths, rooms and user sessions.
+//!
+//! Each shard writes only its own directory (its connections by slot); the indexes by path,
+//! room and user are shared. Locks are held only for map operations, never across an await
+//! and never one inside another.
+
+mod entry;
+mod session;
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// A connection id, shown as 16 lowercase hex digits. It says where the connection lives
-/// (its shard, top 8 bits, and its slot there, the next 24) and carries 32 random bits, so
-/// that a slot's next connection gets another id and ids from different instances of a
-/// cluster rarely meet (a Tina4 envelope's `exclude` is compared with every instance's ids).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
+pub(crate) use entry::ConnEntry;
+use entry::Membership;
+pub use session::SessionInfo;
+pub(crate) use session::roster_json;
 
-/// The most shards a server runs (the shard is 8 bits of a [`ConnId`]).
-pub(crate) const MAX_SHARDS: usize = 1 << 8;
-/// The most connections one shard holds (the slot is 24 bits of a [`ConnId`]).
-pub(crate) const MAX_SLOTS: u32 = 1 << 24;
+use crate::id::Target;
+use crate::sync::{lock, read, write};
+use crate::{Audience, ConnId, Scope};
 
-impl ConnId {
-    pub(crate) fn new(shard: u16, slot: u32, tag: u32) -> Self {
-        debug_assert!(usize::from(shard) < MAX_SHARDS && slot < MAX_SLOTS);
-        Self(u64::from(shard) << 56 | u64::from(slot) << 32 | u64::from(tag))
-    }
-
-    /// The shard it lives on (any value: an id from elsewhere may name a shard not here).
-    pub(crate) const fn shard(self) -> usize {
-        (self.0 >> 56) as usize
-    }
-
-    /// Its slot on its shard.
-    pub(crate) const fn slot(self) -> u32 {
-        ((self.0 >> 32) as u32) & (MAX_SLOTS - 1)
-    }
-}
-
-impl core::fmt::Display for ConnId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl core::str::FromStr for ConnId {
-    type Err = core::num::ParseIntError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        u64::from_str_radix(s, 16).map(Self)
-    }
-}
-
-/// A user session joined on a connection (the mega-style presence model).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// The namespace (the connection's path by default).
-    pub ns: String,
-    /// The user.
-    pub user_id: String,
-    /// The session id, unique across the cluster.
-    pub session_id: String,
-    /// Optional JSON metadata, as raw JSON text.
-    pub metadata: Option<String>,
-}
-
-/// The shared side of one connection: who it is and where it is. Its socket, session and
-/// outbound queue live on its shard ([`crate::shard`]), which is the only place they are
-/// touched; everyone else reaches them through the shard's inbox.
-#[derive(Debug)]
-pub(crate) struct ConnEntry {
-    pub(crate) id: ConnId,
-    /// Shared with every connection on the same path (interned by the registry).
-    pub(crate) path: Arc<str>,
-    pub(crate) query: Option<Box<str>>,
-    /// The peer's address, as IP and port (smaller than a `SocketAddr`).
-    peer_ip: IpAddr,
-    peer_port: u16,
-    /// Set when the connection has ended or was dropped as a slow client: sends fail fast.
-    gone: AtomicBool,
-    /// `None` until it joins a room or a session (boxed: an idle connection stays small).
-    membership: Mutex<Option<Box<Membership>>>,
-}
-
-/// Where a connection belongs: its rooms and its user session.
-#[derive(Debug, Default)]
-struct Membership {
-    /// A connection is in few rooms: a list is smaller than a set.
-    rooms: Vec<String>,
-    session: Option<Box<SessionInfo>>,
-}
-
-impl ConnEntry {
-    pub(crate) fn new(
-        id: ConnId,
-        path: Arc<str>,
-        query: Option<Box<str>>,
-        peer: SocketAddr,
-    ) -> Self {
-        Self {
-            id,
-            path,
-            query,
-            peer_ip: peer.ip(),
-            peer_port: peer.port(),
-            gone: AtomicBool::new(false),
-            membership: Mutex::new(None),
-        }
-    }
-
-    /// Its user session, if it joined one.
-    pub(crate) fn session(&self) -> Option<SessionInfo> {
-        lock(&self.membership)
-            .as_ref()
-            .and_then(|m| m.session.as_deref().cloned())
-    }
-
-    /// Whether its user session is one of `ids` (no lock taken when `ids` is empty).
-    pub(crate) fn has_session_in(&self, ids: &[String]) -> bool {
-        !ids.is_empty()
-            && lock(&self.membership)
-                .as_ref()
-                .and_then(|m| m.session.as_ref())
-                .is_some_and(|s| ids.contains(&s.session_id))
-    }
-
-    /// Whether sends to this connection are refused (it ended, or was dropped as slow).
-    pub(crate) fn is_gone(&self) -> bool {
-        self.gone.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn set_gone(&self) {
-        self.gone.store(true, Ordering::Relaxed);
-    }
-
-    /// The address of this connection on its shard.
-    pub(crate) const fn target(&self) -> crate::shard::Target {
-        crate::shard::Target {
-            slot: self.id.slot(),
-            id: self.id,
-        }
-    }
-
-    /// The peer's address (an IPv6 one without its flow info and scope id).
-    pub(crate) const fn peer(&self) -> SocketAddr {
-        SocketAddr::new(self.peer_ip, self.peer_port)
-    }
-}
-
-/// Counters, readable at any time through [`crate::Server::stats`].
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Connections accepted (upgraded) since start.
-    pub connections_opened: AtomicU64,
-    /// Connections ended since start.
-    pub connections_closed: AtomicU64,
-    /// Clients dropped because their outbound backlog went over the bound.
-    pub slow_dropped: AtomicU64,
-    /// Upgrade requests rejected (bad handshake, origin, limit, timeout).
-    pub handshakes_rejected: AtomicU64,
-    /// Connections closed by the idle timeout.
-    pub idle_closed: AtomicU64,
-    /// Frames queued for delivery to local connections.
-    pub frames_queued: AtomicU64,
-    /// Handler callbacks that panicked (each closed its connection with 1011).
-    pub handler_panics: AtomicU64,
-}
-
-/// Which connections a delivery is for.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Scope<'a> {
-    /// Every connection.
-    All,
-    /// The connections on a path.
-    Path(&'a str),
-    /// The members of a room.
-    Room(&'a str),
-    /// The connections of a user.
-    User(&'a str),
-}
-
-/// The indexes. Locks are held only for map operations, never across an await.
+/// The indexes.
 #[derive(Debug)]
 pub(crate) struct Registry {
     /// Per shard, its connections by slot; only that shard writes its directory.
@@ -187,20 +32,6 @@ pub(crate) struct Registry {
     users: RwLock<HashMap<String, HashSet<ConnId>>>,
     next_tag: AtomicU64,
     tags: std::collections::hash_map::RandomState,
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Registry {
@@ -234,7 +65,7 @@ impl Registry {
             .map_or_else(|| Arc::from(path), |(k, _)| k.clone())
     }
 
-    /// Adds a connection (called by its shard).
+    /// Adds a connection (called for its shard).
     pub(crate) fn insert(&self, entry: Arc<ConnEntry>) {
         write(&self.paths)
             .entry(entry.path.clone())
@@ -299,17 +130,13 @@ impl Registry {
         out
     }
 
-    /// Per shard, the connections in `scope` that are not gone and that `keep` accepts: the
-    /// addresses a delivery posts to each shard. Built under the registry's read locks,
-    /// without cloning an entry.
-    pub(crate) fn targets(
-        &self,
-        scope: Scope<'_>,
-        mut keep: impl FnMut(&ConnEntry) -> bool,
-    ) -> Vec<Vec<crate::shard::Target>> {
+    /// Per shard, the connections of `to` that are not gone: the addresses a delivery posts
+    /// to each shard. Built under the registry's read locks, without cloning an entry.
+    pub(crate) fn targets(&self, to: Audience<'_>) -> Vec<Vec<Target>> {
         let mut out = vec![Vec::new(); self.dirs.len()];
+        let (except, except_sessions) = (to.excluded(), to.excluded_sessions());
         let mut take = |e: &ConnEntry| {
-            if !e.is_gone() && keep(e) {
+            if !e.is_gone() && !except.contains(&e.id) && !e.has_session_in(except_sessions) {
                 out[e.id.shard()].push(e.target());
             }
         };
@@ -324,7 +151,7 @@ impl Registry {
                 .map(|ids| ids.iter().copied().collect())
                 .unwrap_or_default()
         }
-        let ids = match scope {
+        let ids = match to.scope() {
             Scope::All => None,
             Scope::Path(p) => Some(members(&self.paths, p)),
             Scope::Room(r) => Some(members(&self.rooms, r)),

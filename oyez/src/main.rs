@@ -1,14 +1,16 @@
-//! The `ws-server` binary: the library's routes on one port, configured from the environment.
-//!
-//! Routes: `/echo` echoes; `/rooms/<name>` relays to the room; `/all` relays to everyone;
-//! any other path relays to the same path; `GET /healthz`; `/api/*` with `WS_API_TOKEN`.
+//! The `ws-server` binary: [`oyez_server::apps`] on one port, configured from the
+//! environment (`ws-server --help`; every variable is read in [`settings`]).
+
+mod settings;
 
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
 use oyez_backplane::transport::memory::MemoryHub;
-use oyez_server::apps::{All, Echo, PathChat, Rooms};
-use oyez_server::{Builder, SETTINGS, clusters_from_env, config_from_env};
+use oyez_server::Builder;
+use oyez_server::apps::{self, Site};
+use tracing_subscriber::EnvFilter;
+
+use settings::{SETTINGS, Settings};
 
 fn usage() -> String {
     let mut s = String::from(
@@ -37,35 +39,24 @@ async fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let settings = Settings::from_env(|name| std::env::var(name).ok());
+    let filter = settings.as_ref().map_or("info", |s| s.log_filter.as_str());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = match config_from_env(|name| std::env::var(name).ok()) {
-        Ok(c) => c,
+    let settings = match settings {
+        Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "bad settings");
             return ExitCode::from(2);
         }
     };
-    let clusters = match clusters_from_env(|name| std::env::var(name).ok()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "bad settings");
-            return ExitCode::from(2);
-        }
-    };
-    let mut builder = Builder::new(config)
-        .route("/echo", Echo)
-        .route_prefix("/rooms/", Rooms)
-        .route("/all", All)
-        .fallback(PathChat);
+    let mut builder = apps::mount(Builder::new(settings.server), Site::new(settings.api_token));
     // One in-process hub serves every `memory` backplane of this process.
     let hub = MemoryHub::new();
-    if let Some(bp) = clusters.tina4 {
+    if let Some(bp) = settings.clusters.tina4 {
         match bp.connect(&hub).await {
             Ok(t) => {
                 tracing::info!(kind = t.kind(), url = %bp.url, "tina4 cluster");
@@ -77,7 +68,7 @@ async fn main() -> ExitCode {
             }
         }
     }
-    if let Some((bp, mega)) = clusters.mega {
+    if let Some((bp, mega)) = settings.clusters.mega {
         match bp.connect(&hub).await {
             Ok(t) => {
                 tracing::info!(kind = t.kind(), url = %bp.url, app = %mega.app, "mega cluster");

@@ -1,0 +1,130 @@
+//! One connection's handshake: read the request head (under the handshake timeout), then
+//! answer plain HTTP, refuse, or upgrade and hand the connection to a shard.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use oyez_frame::handshake::server as hs;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use super::{Accept, plain};
+use crate::request::RequestInfo;
+use crate::shard::Adoption;
+use crate::{Error, Server, Stats};
+
+/// Reads the request head, then upgrades or answers.
+pub(super) async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Accept,
+) -> Result<(), Error> {
+    let server = &ctx.server;
+    let config = &server.inner.config;
+    let _ = stream.set_nodelay(true);
+    let mut buf = BytesMut::with_capacity(1024);
+    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let req = loop {
+        match hs::parse_request(&mut buf, &config.limits) {
+            Ok(Some(req)) => break req,
+            Ok(None) => {}
+            Err(e) => return reject(&mut stream, server, e).await,
+        }
+        match tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => return Err(Error::HandshakeEof),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                Stats::add(&server.inner.stats.handshakes_rejected, 1);
+                let mut out = BytesMut::new();
+                hs::write_plain_response(408, &[], "handshake timeout\n", &mut out);
+                let _ = stream.write_all(&out).await;
+                return Err(Error::Timeout);
+            }
+        }
+    };
+    let req = if req.is_upgrade() {
+        req
+    } else if let Some(hook) = &ctx.http {
+        match plain::exchange(
+            &mut stream,
+            &mut buf,
+            req,
+            peer,
+            hook.as_ref(),
+            server,
+            deadline,
+        )
+        .await?
+        {
+            Some(req) => req,
+            None => return Ok(()),
+        }
+    } else {
+        req
+    };
+    let Some(route) = ctx.routes.route_for(req.path()) else {
+        return respond(&mut stream, server, 404, "no such route\n").await;
+    };
+    let accept = match hs::accept(&req) {
+        Ok(a) => a,
+        Err(e) => return reject(&mut stream, server, e).await,
+    };
+    if let Some(allowed) = &config.allowed_origins
+        && !req.origin().is_some_and(|o| allowed.iter().any(|a| a == o))
+    {
+        return respond(&mut stream, server, 403, "origin not allowed\n").await;
+    }
+    if server.at_capacity() {
+        return respond(&mut stream, server, 503, "too many connections\n").await;
+    }
+    // The shard writes the 101 once the connection is registered, so a client that has seen
+    // it is reached by every broadcast sent after.
+    let mut response = BytesMut::new();
+    hs::write_response(&accept, None, &[], &mut response);
+    let adoption = Adoption {
+        stream: stream.into_std()?,
+        path: req.path().to_owned(),
+        query: req.query().map(Into::into),
+        peer,
+        request: Arc::new(RequestInfo::of(&req)),
+        route,
+        response: response.freeze(),
+        early: buf,
+    };
+    drop(req);
+    server.adopt(adoption);
+    Ok(())
+}
+
+/// Answers a handshake that broke a rule with the status the codec chose (400, 426, 431).
+async fn reject(
+    stream: &mut TcpStream,
+    server: &Server,
+    e: oyez_frame::Error,
+) -> Result<(), Error> {
+    Stats::add(&server.inner.stats.handshakes_rejected, 1);
+    debug!(error = %e, "upgrade rejected");
+    let mut out = BytesMut::new();
+    hs::write_error(&e, &mut out);
+    stream.write_all(&out).await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+/// Refuses an upgrade with `status` and a short text body.
+async fn respond(
+    stream: &mut TcpStream,
+    server: &Server,
+    status: u16,
+    body: &str,
+) -> Result<(), Error> {
+    Stats::add(&server.inner.stats.handshakes_rejected, 1);
+    let mut out = BytesMut::new();
+    hs::write_plain_response(status, &[], body, &mut out);
+    stream.write_all(&out).await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Building a server: routes, the HTTP hook, clusters, then [`Builder::bind`].
+
+use std::sync::Arc;
+
+use oyez_backplane::{MegaConfig, Transport};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::accept::{Accept, accept_loop};
+use crate::cluster::ClusterPlan;
+use crate::dispatch::Dispatch;
+use crate::http::HttpHandler;
+use crate::id::MAX_SHARDS;
+use crate::routes::Routes;
+use crate::server::{Parts, spawn_relays};
+use crate::shard::{Cmd, Seed, ShardConfig};
+use crate::{Error, Handler, Server, ServerConfig, Stats};
+
+/// Builds a [`Server`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), oyez_server::Error> {
+/// use oyez_server::{Builder, Conn, Handler, Message, ServerConfig};
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     fn on_message(&self, conn: &Conn, msg: Message) {
+///         conn.send(msg);
+///     }
+/// }
+///
+/// let server = Builder::new(ServerConfig::default()).route("/echo", Echo).bind().await?;
+/// println!("listening on {}", server.local_addr());
+/// server.closed().await;
+/// # Ok(()) }
+/// ```
+pub struct Builder {
+    config: ServerConfig,
+    routes: Routes,
+    http: Option<Arc<dyn HttpHandler>>,
+    plan: ClusterPlan,
+}
+
+impl Builder {
+    /// A builder with `config`, no routes and no HTTP hook.
+    pub fn new(config: ServerConfig) -> Self {
+        Self {
+            config,
+            routes: Routes::default(),
+            http: None,
+            plan: ClusterPlan::default(),
+        }
+    }
+
+    /// Serves WebSocket connections to exactly `path` with `handler`.
+    #[must_use]
+    pub fn route(mut self, path: &str, handler: impl Handler) -> Self {
+        self.routes.exact(path, Arc::new(handler));
+        self
+    }
+
+    /// Serves WebSocket connections to every path that starts with `prefix`.
+    #[must_use]
+    pub fn route_prefix(mut self, prefix: &str, handler: impl Handler) -> Self {
+        self.routes.prefix(prefix, Arc::new(handler));
+        self
+    }
+
+    /// Serves every other path with `handler` (without one, other paths get 404).
+    #[must_use]
+    pub fn fallback(mut self, handler: impl Handler) -> Self {
+        self.routes.fallback(Arc::new(handler));
+        self
+    }
+
+    /// Answers plain HTTP requests (not upgrades) with `handler` (see [`crate::http`]).
+    /// Without one, the server answers none: such requests get 426 on a WebSocket route and
+    /// 404 elsewhere.
+    #[must_use]
+    pub fn http(mut self, handler: impl HttpHandler) -> Self {
+        self.http = Some(Arc::new(handler));
+        self
+    }
+
+    /// Joins the Tina4 cluster over `transport`: broadcasts to all, a path or a room are
+    /// published as `tina4:ws` envelopes, and other instances' are delivered here.
+    #[must_use]
+    pub fn tina4_cluster(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.plan.tina4 = Some(transport);
+        self
+    }
+
+    /// Joins the mega cluster over `transport`: direct messages, namespace broadcasts
+    /// ([`Server::broadcast_ns`]) and, with the roster on, the presence roster.
+    #[must_use]
+    pub fn mega_cluster(mut self, transport: Arc<dyn Transport>, config: MegaConfig) -> Self {
+        self.plan.mega = Some((transport, config));
+        self
+    }
+
+    /// Binds the listener, joins the clusters, starts the shards, and starts accepting in the
+    /// background.
+    ///
+    /// # Errors
+    /// The bind failed, a cluster transport refused to subscribe, or a shard's thread or
+    /// poller could not be made.
+    pub async fn bind(self) -> Result<Server, Error> {
+        let listener = TcpListener::bind(self.config.bind).await?;
+        let local_addr = listener.local_addr()?;
+        let (clusters, incoming) = self.plan.start().await?;
+        let count = match self.config.shards {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+        .min(MAX_SHARDS);
+        let seeds = (0..count)
+            .map(|i| Seed::new(u16::try_from(i).expect("at most MAX_SHARDS shards")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stats = Arc::new(Stats::default());
+        let shard_config = ShardConfig {
+            session: oyez_frame::session::Config::default()
+                .with_limits(self.config.limits)
+                .with_idle_timeout(self.config.idle_timeout)
+                .with_keepalive(self.config.keepalive),
+            max_backlog: self.config.max_backlog,
+            stats: stats.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let (done_tx, done_rx) = watch::channel(false);
+        let server = Server::new(Parts {
+            config: self.config,
+            stats,
+            local_addr,
+            clusters,
+            shards: seeds.iter().map(Seed::handle).collect(),
+            done: done_rx,
+        });
+        let routes = Arc::new(self.routes);
+        for seed in seeds {
+            let host = Dispatch {
+                server: server.clone(),
+                routes: routes.clone(),
+            };
+            if let Err(e) = seed.spawn(host, shard_config.clone()) {
+                // The shards already running have no connection: they stop at once.
+                for shard in &server.inner.shards {
+                    shard.post(Cmd::Shutdown);
+                }
+                return Err(e.into());
+            }
+        }
+        spawn_relays(&server, incoming);
+        info!(addr = %local_addr, "listening");
+        let accept = Accept {
+            server: server.clone(),
+            routes,
+            http: self.http,
+        };
+        tokio::spawn(accept_loop(listener, accept, done_tx));
+        Ok(server)
+    }
+}
+
+impl core::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("routes", &self.routes.len())
+            .field("http", &self.http.is_some())
+            .finish_non_exhaustive()
+    }
+}

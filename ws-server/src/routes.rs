@@ -1,0 +1,85 @@
+//! The route table: which [`Handler`] serves a WebSocket path.
+
+use std::sync::Arc;
+
+use crate::Handler;
+
+/// The routes, in the order they were added, and the fallback for every other path.
+#[derive(Default)]
+pub(crate) struct Routes {
+    table: Vec<(Route, Arc<dyn Handler>)>,
+    fallback: Option<Arc<dyn Handler>>,
+}
+
+#[derive(Debug, Clone)]
+enum Route {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Routes {
+    /// Serves exactly `path`.
+    pub(crate) fn exact(&mut self, path: &str, handler: Arc<dyn Handler>) {
+        self.table.push((Route::Exact(path.to_owned()), handler));
+    }
+
+    /// Serves every path that starts with `prefix`.
+    pub(crate) fn prefix(&mut self, prefix: &str, handler: Arc<dyn Handler>) {
+        self.table.push((Route::Prefix(prefix.to_owned()), handler));
+    }
+
+    /// Serves every other path.
+    pub(crate) fn fallback(&mut self, handler: Arc<dyn Handler>) {
+        self.fallback = Some(handler);
+    }
+
+    /// How many routes there are (the fallback not counted).
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The route serving `path` (the first that matches, else the fallback): an index for
+    /// [`Routes::handler`]. `None`: no route, the upgrade gets 404.
+    pub(crate) fn route_for(&self, path: &str) -> Option<u16> {
+        let i = self
+            .table
+            .iter()
+            .position(|(route, _)| match route {
+                Route::Exact(p) => p == path,
+                Route::Prefix(p) => path.starts_with(p.as_str()),
+            })
+            .or_else(|| self.fallback.as_ref().map(|_| self.table.len()))?;
+        u16::try_from(i).ok()
+    }
+
+    /// The handler of a route that [`Routes::route_for`] gave.
+    pub(crate) fn handler(&self, route: u16) -> &dyn Handler {
+        match self.table.get(usize::from(route)) {
+            Some((_, h)) => h.as_ref(),
+            None => self
+                .fallback
+                .as_deref()
+                .expect("INVARIANT: route_for gives the fallback's index only when there is one"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Routes;
+    use crate::NoopHandler;
+    use std::sync::Arc;
+
+    #[test]
+    fn first_match_then_fallback() {
+        let mut r = Routes::default();
+        r.exact("/echo", Arc::new(NoopHandler));
+        r.prefix("/rooms/", Arc::new(NoopHandler));
+        assert_eq!(r.route_for("/echo"), Some(0));
+        assert_eq!(r.route_for("/rooms/a"), Some(1));
+        assert_eq!(r.route_for("/echo/x"), None);
+        r.fallback(Arc::new(NoopHandler));
+        assert_eq!(r.route_for("/echo/x"), Some(2));
+        let _ = r.handler(2);
+    }
+}

@@ -1,0 +1,55 @@
+//! Fan-out: from a delivery to one command per shard.
+
+use oyez_frame::{CloseCode, SharedFrame};
+
+use super::Server;
+use crate::registry::ConnEntry;
+use crate::shard::Cmd;
+use crate::{Audience, Stats};
+
+impl Server {
+    /// Queues `frame` for the connections of `to` here: one command per shard, however many
+    /// of its connections the frame is for. Returns how many.
+    pub(crate) fn deliver(&self, frame: &SharedFrame, to: Audience<'_>) -> usize {
+        let per_shard = self.inner.registry.targets(to);
+        let mut n = 0;
+        for (shard, to) in self.inner.shards.iter().zip(per_shard) {
+            n += to.len();
+            match to.len() {
+                0 => {}
+                1 => shard.post(Cmd::DeliverOne {
+                    frame: frame.clone(),
+                    to: to[0],
+                }),
+                _ => shard.post(Cmd::Deliver {
+                    frame: frame.clone(),
+                    to,
+                }),
+            }
+        }
+        Stats::add(&self.inner.stats.frames_queued, n as u64);
+        n
+    }
+
+    /// Queues `frame` for one connection; false if it is gone or was dropped as slow.
+    pub(crate) fn push_one(&self, entry: &ConnEntry, frame: &SharedFrame) -> bool {
+        if entry.is_gone() {
+            return false;
+        }
+        self.inner.shards[entry.id.shard()].post(Cmd::DeliverOne {
+            frame: frame.clone(),
+            to: entry.target(),
+        });
+        Stats::add(&self.inner.stats.frames_queued, 1);
+        true
+    }
+
+    /// Starts the close handshake on one connection.
+    pub(crate) fn post_close(&self, entry: &ConnEntry, code: CloseCode, reason: &str) {
+        self.inner.shards[entry.id.shard()].post(Cmd::Close {
+            to: entry.target(),
+            code,
+            reason: reason.into(),
+        });
+    }
+}

@@ -1,0 +1,200 @@
+//! The shard's event loop: wait for readiness, a command or a timer; apply commands; read
+//! what is readable; run due timers; write what is queued.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mio::{Events, Poll, Token};
+use oyez_frame::CloseCode;
+use oyez_frame::session::Config;
+use tracing::{debug, error};
+
+use super::connection::{AGAIN, Connection, DIRTY};
+use super::inbox::{Cmd, ShardHandle, take_local};
+use super::pool::{FramePool, POOL_TRIM_EVERY};
+use super::timers::Timers;
+use super::write_queue::WriteQueue;
+use super::{Host, ShardConfig, WAKER};
+use crate::Stats;
+use crate::id::Target;
+
+/// One shard: a slab of connections and what its loop keeps between iterations.
+pub(super) struct Shard<H: Host> {
+    pub(super) handle: Arc<ShardHandle>,
+    pub(super) poll: Poll,
+    pub(super) config: Config,
+    pub(super) max_backlog: usize,
+    pub(super) stats: Arc<Stats>,
+    pub(super) conns: Vec<Option<Connection<H::Conn>>>,
+    pub(super) free: Vec<u32>,
+    pub(super) live: usize,
+    pub(super) timers: Timers,
+    /// Connections with output or state to settle before the next wait.
+    pub(super) dirty: Vec<u32>,
+    /// Connections that used their read budget and may have more to read.
+    pub(super) again: Vec<u32>,
+    pub(super) shutting_down: bool,
+    /// The commands being worked on (kept to reuse its capacity).
+    work: Vec<Cmd>,
+    /// Output on its way to one connection's socket (kept to reuse its capacity).
+    pub(super) out: WriteQueue,
+    /// Where reads with no partial frame pending go (see `read::RX_BLOCK`).
+    pub(super) rx: BytesMut,
+    /// Buffers for frames larger than a read.
+    pub(super) pool: FramePool,
+    /// When the pool next lets go of unused buffers beyond its spares.
+    pool_trim_at: Instant,
+}
+
+impl<H: Host> Shard<H> {
+    pub(super) fn new(handle: Arc<ShardHandle>, poll: Poll, config: &ShardConfig) -> Self {
+        Self {
+            handle,
+            poll,
+            config: config.session,
+            max_backlog: config.max_backlog,
+            stats: config.stats.clone(),
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            timers: Timers::new(Instant::now()),
+            dirty: Vec::new(),
+            again: Vec::new(),
+            shutting_down: false,
+            work: Vec::new(),
+            out: WriteQueue::default(),
+            rx: BytesMut::new(),
+            pool: FramePool::default(),
+            pool_trim_at: Instant::now(),
+        }
+    }
+
+    /// Runs until a [`Cmd::Shutdown`] and the end of the last connection.
+    pub(super) fn run(&mut self, host: &H) {
+        self.handle.enter();
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = if self.again.is_empty() {
+                self.timers.wait(Instant::now())
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    error!(shard = self.handle.index, error = %e, "poll failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+            let now = Instant::now();
+            self.drain_inbox(host, now);
+            for ev in &events {
+                let Token(t) = ev.token();
+                if ev.token() == WAKER {
+                    continue;
+                }
+                let Ok(slot) = u32::try_from(t) else { continue };
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.read(host, slot, now);
+                }
+                if ev.is_writable() || ev.is_write_closed() {
+                    self.mark_dirty(slot);
+                }
+            }
+            for slot in std::mem::take(&mut self.again) {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.flags &= !AGAIN;
+                }
+                self.read(host, slot, now);
+            }
+            self.run_timers(host, now);
+            self.settle_dirty(host, now);
+            if events.is_empty() || now >= self.pool_trim_at {
+                // A shard that waited for nothing, or once a second.
+                self.pool.trim();
+                self.pool_trim_at = now + POOL_TRIM_EVERY;
+            }
+            if self.shutting_down && self.live == 0 {
+                debug!(shard = self.handle.index, "shard stopped");
+                return;
+            }
+        }
+    }
+
+    pub(super) fn conn_mut(&mut self, slot: u32) -> Option<&mut Connection<H::Conn>> {
+        self.conns.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// The connection at `to`, if it is still the one addressed.
+    pub(super) fn target_mut(&mut self, to: Target) -> Option<&mut Connection<H::Conn>> {
+        self.conn_mut(to.slot)
+            .filter(|c| H::entry(&c.conn).id == to.id)
+    }
+
+    pub(super) fn mark_dirty(&mut self, slot: u32) {
+        if let Some(c) = self.conn_mut(slot)
+            && c.flags & DIRTY == 0
+        {
+            c.flags |= DIRTY;
+            self.dirty.push(slot);
+        }
+    }
+
+    // ---- commands ----
+
+    fn drain_inbox(&mut self, host: &H, now: Instant) {
+        let mut work = std::mem::take(&mut self.work);
+        self.handle.take_inbox(&mut work);
+        for cmd in work.drain(..) {
+            self.apply(host, cmd, now);
+        }
+        self.work = work;
+    }
+
+    /// Applies what callbacks on this thread queued.
+    pub(super) fn drain_local(&mut self, host: &H, now: Instant) {
+        loop {
+            let mut work = std::mem::take(&mut self.work);
+            take_local(&mut work);
+            if work.is_empty() {
+                self.work = work;
+                return;
+            }
+            for cmd in work.drain(..) {
+                self.apply(host, cmd, now);
+            }
+            self.work = work;
+        }
+    }
+
+    fn apply(&mut self, host: &H, cmd: Cmd, now: Instant) {
+        match cmd {
+            Cmd::Adopt(a) => self.adopt(host, *a, now),
+            Cmd::Deliver { frame, to } => {
+                for t in to {
+                    self.deliver(&frame, t, now);
+                }
+            }
+            Cmd::DeliverOne { frame, to } => self.deliver(&frame, to, now),
+            Cmd::Close { to, code, reason } => {
+                if let Some(c) = self.target_mut(to) {
+                    let _ = c.session.close(now, code, &reason);
+                    self.mark_dirty(to.slot);
+                }
+            }
+            Cmd::Shutdown => {
+                self.shutting_down = true;
+                for slot in 0..u32::try_from(self.conns.len()).unwrap_or(u32::MAX) {
+                    if let Some(c) = self.conn_mut(slot) {
+                        let _ = c
+                            .session
+                            .close(now, CloseCode::GOING_AWAY, "server shutdown");
+                        self.mark_dirty(slot);
+                    }
+                }
+            }
+        }
+    }
+}

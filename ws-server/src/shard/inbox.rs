@@ -1,0 +1,124 @@
+//! A shard's inbox: the commands others send it, and the thread-local fast path for the
+//! commands its own callbacks send.
+
+use std::cell::RefCell;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use mio::Waker;
+use oyez_frame::{CloseCode, SharedFrame};
+use tracing::error;
+
+use crate::id::Target;
+use crate::request::RequestInfo;
+use crate::sync::lock;
+
+/// What others ask of a shard.
+pub(crate) enum Cmd {
+    /// Take over an upgraded connection.
+    Adopt(Box<Adoption>),
+    /// Queue one frame (encoded once) for each of these connections.
+    Deliver { frame: SharedFrame, to: Vec<Target> },
+    /// Queue one frame for one connection.
+    DeliverOne { frame: SharedFrame, to: Target },
+    /// Start the close handshake on one connection.
+    Close {
+        to: Target,
+        code: CloseCode,
+        reason: Box<str>,
+    },
+    /// Close every connection with 1001 and stop once they are gone.
+    Shutdown,
+}
+
+/// An upgraded connection, handed from the accept side to a shard.
+pub(crate) struct Adoption {
+    pub(crate) stream: TcpStream,
+    pub(crate) path: String,
+    pub(crate) query: Option<Box<str>>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) request: Arc<RequestInfo>,
+    /// The route serving the connection, as the accept side chose it (the shard only hands
+    /// it back to its [`super::Host`]).
+    pub(crate) route: u16,
+    /// The `101 Switching Protocols` response, written once the connection is registered.
+    pub(crate) response: Bytes,
+    /// Bytes that arrived after the upgrade request.
+    pub(crate) early: BytesMut,
+}
+
+/// Gives each shard of the process a distinct identity, for the thread-local fast path.
+static NEXT_UID: AtomicU32 = AtomicU32::new(1);
+
+thread_local! {
+    /// On a shard's thread: that shard's uid, and the commands its callbacks queued for it.
+    static LOCAL: RefCell<(u32, Vec<Cmd>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// The shareable side of a shard: its inbox and the waker of its event loop.
+pub(crate) struct ShardHandle {
+    uid: u32,
+    pub(crate) index: u16,
+    inbox: Mutex<Vec<Cmd>>,
+    waker: Waker,
+}
+
+impl core::fmt::Debug for ShardHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ShardHandle")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShardHandle {
+    pub(super) fn new(index: u16, waker: Waker) -> Self {
+        Self {
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+            index,
+            inbox: Mutex::new(Vec::new()),
+            waker,
+        }
+    }
+
+    /// Hands `cmd` to the shard: straight onto its local queue when called from one of its
+    /// own callbacks, else into its inbox, waking it if the inbox was empty.
+    pub(crate) fn post(&self, cmd: Cmd) {
+        let cmd = LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local.0 == self.uid {
+                local.1.push(cmd);
+                None
+            } else {
+                Some(cmd)
+            }
+        });
+        let Some(cmd) = cmd else { return };
+        let was_empty = {
+            let mut inbox = lock(&self.inbox);
+            inbox.push(cmd);
+            inbox.len() == 1
+        };
+        if was_empty && let Err(e) = self.waker.wake() {
+            error!(shard = self.index, error = %e, "cannot wake the shard");
+        }
+    }
+
+    /// Makes this thread the shard's: commands its callbacks post go to the local queue.
+    pub(super) fn enter(&self) {
+        LOCAL.with(|l| l.borrow_mut().0 = self.uid);
+    }
+
+    /// Moves the inbox's commands into `work` (empty), leaving the inbox with `work`'s
+    /// capacity.
+    pub(super) fn take_inbox(&self, work: &mut Vec<Cmd>) {
+        std::mem::swap(work, &mut *lock(&self.inbox));
+    }
+}
+
+/// Moves the commands this thread's callbacks queued into `work` (empty).
+pub(super) fn take_local(work: &mut Vec<Cmd>) {
+    LOCAL.with(|l| std::mem::swap(work, &mut l.borrow_mut().1));
+}
