@@ -136,3 +136,8 @@ pub use message::Message;
 pub use registry::SessionInfo;
 pub use server::Server;
 pub use stats::Stats;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
