@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tokio::sync::mpsc;
 use oyez_benches::load::client::{self, Target};
 use oyez_frame::{Encoder, OpCode, Role, SharedFrame};
 use oyez_server::{Builder, Message, NoopHandler, Server, ServerConfig};
+use tokio::sync::mpsc;
 
 const CONNS: usize = 1000;
 

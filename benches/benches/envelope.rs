@@ -6,9 +6,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::value::RawValue;
 use oyez_envelope::mega::{self, Broadcast, Channel, Direct};
 use oyez_envelope::tina4::{Envelope, Kind, Payload};
+use serde_json::value::RawValue;
 
 fn tina4(c: &mut Criterion) {
     let cases = [

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, Role, WebSocket};
+use oyez_frame::Limits;
+use oyez_frame::handshake::server as hs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use oyez_frame::Limits;
-use oyez_frame::handshake::server as hs;
 
 /// What a connection's writer task writes.
 enum Out {

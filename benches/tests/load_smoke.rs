@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use std::sync::Mutex;
 use oyez_benches::load::broadcast::{self, BroadcastOpts};
 use oyez_benches::load::client::Target;
 use oyez_benches::load::echo::{self, EchoOpts};
 use oyez_benches::load::idle::{self, IdleOpts};
+use std::sync::Mutex;
 
 use oyez_server::apps::{All, Echo};
 use oyez_server::{Builder, Conn, Handler, Message, Server, ServerConfig};

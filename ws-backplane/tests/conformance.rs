@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 use oyez_backplane::{
     MegaCluster, MegaConfig, MegaIncoming, RosterDriver, Stats, Tina4Cluster, Transport,
 };
 use oyez_envelope::mega::{Channel, Member, message};
 use oyez_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 
 use crate::util::{WAIT, drain, recv_matching, transports, unique};
 

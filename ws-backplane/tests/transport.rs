@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use oyez_backplane::{Error, Received, Stats, Transport};
+use tokio::sync::mpsc;
 
 use crate::util::{WAIT, drain, recv_matching, transports, unique};
 

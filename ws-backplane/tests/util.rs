@@ -5,11 +5,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use oyez_backplane::Transport;
 use oyez_backplane::transport::memory::MemoryHub;
 use oyez_backplane::transport::nats::NatsTransport;
 use oyez_backplane::transport::redis::RedisTransport;
+use tokio::sync::mpsc;
 
 /// Every wait is bounded by this.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use oyez_envelope::mega::{Broadcast, Direct, Roster, peek_o};
 use oyez_envelope::tina4::{Envelope, TINA4_CHANNEL, peek_src};
+use sha2::{Digest, Sha256};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -127,7 +127,10 @@ fn the_escapes_vector_is_the_escapes_input() {
         &std::fs::read(golden_dir().join("tina4/edge-b64-all-bytes.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(env.payload, oyez_envelope::tina4::Payload::Binary(all_bytes));
+    assert_eq!(
+        env.payload,
+        oyez_envelope::tina4::Payload::Binary(all_bytes)
+    );
 }
 
 #[test]

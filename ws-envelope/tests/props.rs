@@ -1,12 +1,12 @@
 //! Round trips with arbitrary content.
 
-use proptest::prelude::*;
-use serde_json::value::RawValue;
 use oyez_envelope::mega::peek_o;
 use oyez_envelope::mega::{
     Broadcast, Channel, Direct, Member, Roster, RosterOp, message, raw_string,
 };
 use oyez_envelope::tina4::{Envelope, Kind, Payload, peek_src};
+use proptest::prelude::*;
+use serde_json::value::RawValue;
 
 fn kind() -> impl Strategy<Value = Kind> {
     prop_oneof![Just(Kind::All), Just(Kind::Path), Just(Kind::Room)]

@@ -3,9 +3,9 @@
 use std::time::Instant;
 
 use bytes::BytesMut;
-use proptest::prelude::*;
 use oyez_frame::session::Config;
 use oyez_frame::{Event, Limits, OpCode, Role, Session};
+use proptest::prelude::*;
 
 use crate::util::{decode_all, encoder};
 

@@ -18,10 +18,10 @@ use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::{TcpSocket, TcpStream};
 use oyez_frame::handshake::client::ClientHandshake;
 use oyez_frame::{Decoder, Encoder, Frame, Limits, MaskSource, OpCode, Role};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Payload bytes every load message starts with: sequence number and send timestamp (ns),
 /// both little-endian `u64`.

@@ -6,8 +6,8 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::task::LocalSet;
 use oyez_frame::OpCode;
+use tokio::task::LocalSet;
 
 use super::client::{self, Target, Template, WsConn};
 use super::metrics::{CpuMeter, Latency};

@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use oyez_envelope::mega::{self, Broadcast, Channel, Direct, Member, Roster, RosterOp, Subjects};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
-use oyez_envelope::mega::{self, Broadcast, Channel, Direct, Member, Roster, RosterOp, Subjects};
 
 use super::PUBLISH_QUEUE;
 use super::roster::RosterState;

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use oyez_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL, peek_src};
 use tokio::sync::mpsc;
 use tracing::debug;
-use oyez_envelope::tina4::{Envelope, Kind, Payload, TINA4_CHANNEL, peek_src};
 
 use super::PUBLISH_QUEUE;
 use crate::transport::{RECEIVE_QUEUE, Transport};
