@@ -17,3 +17,5 @@ mod conformance;
 
 // Killing and restarting a private broker: local-only during the outage, delivery resumes.
 mod restart;
+// The README's example is a doc test of src/lib.rs, line for line.
+mod readme;

@@ -8,3 +8,5 @@ mod props;
 mod malformed;
 // The committed fuzz seeds (fuzz/seeds/envelope_*), replayed through the fuzz bodies.
 mod fuzz_seeds;
+// The README's example is a doc test of src/lib.rs, line for line.
+mod readme;

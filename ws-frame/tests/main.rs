@@ -13,3 +13,5 @@ mod props;
 mod sim;
 // The committed fuzz seeds, replayed through the fuzz bodies as regression tests.
 mod fuzz_seeds;
+// The README's example is a doc test of src/lib.rs, line for line.
+mod readme;
