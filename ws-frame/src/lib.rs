@@ -66,6 +66,8 @@
 //!   [`Decoder::decode`] hands payloads out as [`bytes::Bytes`] split off the caller's
 //!   buffer; [`Decoder::decode_slice`] decodes a whole frame in place and lends the payload
 //!   (no reference count per frame), for callers that keep their own buffer.
+//!   [`Decoder::buffer_room`] says how large a buffer to read a frame longer than one read
+//!   into, so that `decode` finds the room it reserves there and nothing moves.
 //! - [`Session`]: messages, control frames, the close handshake and timers.
 //! - [`handshake`]: the opening handshake, server and client.
 //!
