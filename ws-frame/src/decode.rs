@@ -40,7 +40,7 @@ pub const MAX_RESERVE: usize = 1 << 20;
 /// [`Decoder::buffer_room`] sizes by it, so that a buffer sized before decoding is one the
 /// decoder finds room in.
 #[must_use]
-pub fn room_for_frame(have: usize, whole: usize) -> usize {
+pub(crate) fn room_for_frame(have: usize, whole: usize) -> usize {
     whole.min(have.saturating_add(MAX_RESERVE.max(have)))
 }
 

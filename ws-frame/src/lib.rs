@@ -97,7 +97,7 @@ pub mod session;
 pub mod __fuzz;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-pub use decode::{Decoder, Frame, FrameRef, MAX_RESERVE, room_for_frame};
+pub use decode::{Decoder, Frame, FrameRef, MAX_RESERVE};
 pub use encode::{Encoder, MaskSource, SharedFrame};
 pub use error::Error;
 pub use header::FrameHeader;
