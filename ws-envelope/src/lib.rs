@@ -13,15 +13,20 @@
 //! [`oyez-backplane`](https://docs.rs/oyez-backplane) moves the bytes and the server delivers
 //! them. It does not depend on the WebSocket codec: an envelope is a payload.
 //!
+//! (The same code is the example in the crate's README.)
+//!
 //! ```
 //! use oyez_envelope::tina4::{Envelope, Kind, Payload, peek_src};
 //!
-//! let wire = br#"{"src":"3f2a9c1b7e4d4a08","kind":"all","exclude":null,"room":null,"path":null,"text":"hello"}"#;
-//! assert_eq!(peek_src(wire).as_deref(), Some("3f2a9c1b7e4d4a08")); // echo guard: not ours
-//! let env = Envelope::decode(wire)?;
-//! assert_eq!((env.kind, &env.payload), (Kind::All, &Payload::Text("hello".into())));
-//! assert_eq!(env.encode(), wire); // byte for byte
-//! # Ok::<(), oyez_envelope::Error>(())
+//! fn main() -> Result<(), oyez_envelope::Error> {
+//!     // A broadcast another instance published on `tina4:ws`.
+//!     let wire = br#"{"src":"3f2a9c1b7e4d4a08","kind":"all","exclude":null,"room":null,"path":null,"text":"hello"}"#;
+//!     assert_eq!(peek_src(wire).as_deref(), Some("3f2a9c1b7e4d4a08")); // echo guard: not ours
+//!     let env = Envelope::decode(wire)?;
+//!     assert_eq!((env.kind, &env.payload), (Kind::All, &Payload::Text("hello".into())));
+//!     assert_eq!(env.encode(), wire); // byte for byte
+//!     Ok(())
+//! }
 //! ```
 //!
 //! # The wire contract
@@ -135,3 +140,8 @@ pub mod __fuzz;
 
 pub use error::Error;
 pub use instance_id::new_instance_id;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -221,8 +221,9 @@ pub fn handshake_response(data: &[u8]) {
 }
 
 /// A server session driven by arbitrary operations: bytes, sends, closes and time. It never
-/// panics, never transmits after it reported itself closed and drained, and every error is
-/// sticky.
+/// panics, never transmits after it reported itself closed and drained, every error is
+/// sticky, and a buffer given the capacity [`Session::buffer_room`] asks for does not move
+/// while the session decodes from it.
 pub fn session(data: &[u8]) {
     let start = Instant::now();
     let config = Config::default()
@@ -242,7 +243,15 @@ pub fn session(data: &[u8]) {
                 let n = usize::from(arg).min(ops.len());
                 buf.extend_from_slice(&ops[..n]);
                 ops = &ops[n..];
+                let sized = s.buffer_room(&buf).map(|room| {
+                    assert!(room > buf.len(), "room for a frame that has not ended");
+                    buf.reserve(room - buf.len());
+                    ends(&buf)
+                });
                 let result = s.handle_bytes(now, &mut buf);
+                if let Some(before) = sized {
+                    assert_eq!(ends(&buf), before, "the sized buffer moved");
+                }
                 if let Err(e) = result {
                     assert_eq!(s.error(), Some(e));
                     assert!(s.is_closed());
@@ -270,4 +279,11 @@ pub fn session(data: &[u8]) {
         while s.poll_transmit().is_some() {}
         assert_eq!(s.pending_bytes(), 0);
     }
+}
+
+/// Where a buffer's bytes end and where its allocation ends: both stay put as bytes are taken
+/// off its front, unless it moves.
+fn ends(buf: &BytesMut) -> (usize, usize) {
+    let at = buf.as_ptr().addr();
+    (at + buf.len(), at + buf.capacity())
 }

@@ -51,7 +51,11 @@
 //! Limits are checked before memory is reserved, and the decoder reserves at most
 //! [`MAX_RESERVE`] (1 MiB) or twice what has arrived for a frame in progress, so a peer that
 //! announces a 16 MiB frame and stalls holds 1 MiB of our memory, not 16 MiB, while a frame
-//! that really arrives grows its buffer geometrically (moved a few times at most).
+//! that really arrives grows its buffer geometrically (moved a few times at most). The rule
+//! lives in the decoder only: a caller that sizes a buffer for a frame before decoding it
+//! (moving a frame longer than its read out of a shared read buffer, say) asks
+//! [`Decoder::buffer_room`] or [`Session::buffer_room`], and `decode` then finds the room it
+//! wants there and moves nothing.
 //!
 //! # Close codes
 //!

@@ -30,16 +30,17 @@ pub struct Frame {
 /// whichever is more. A peer that announces a large frame and then stalls holds at most this
 /// much of our memory (or twice what it sent), however large [`Limits::max_frame_payload`]
 /// is; a frame that really arrives grows its buffer geometrically, so it is moved at most a
-/// few times (a 1 MiB frame: not at all after its first read).
+/// few times (a 1 MiB frame: not at all after its first read). A caller that sizes its
+/// buffer before decoding asks [`Decoder::buffer_room`], which applies the same rule.
 pub const MAX_RESERVE: usize = 1 << 20;
 
-/// The room a buffer needs for a frame of `whole` bytes of which `have` are buffered, by the
-/// rule [`MAX_RESERVE`] states: the whole frame, but at most `MAX_RESERVE` or `have`
-/// (whichever is more) beyond what is there. [`Decoder::decode`] reserves by it; a caller
-/// that sizes a buffer before decoding (for a frame its read has only begun) uses it too, so
-/// that the decoder then finds the room it wants and moves nothing.
+/// The room a buffer needs for a frame's payload of `whole` bytes of which `have` are
+/// buffered, by the rule [`MAX_RESERVE`] states: the whole payload, but at most `MAX_RESERVE`
+/// or `have` (whichever is more) beyond what is there. [`Decoder::decode`] reserves by it and
+/// [`Decoder::buffer_room`] sizes by it, so that a buffer sized before decoding is one the
+/// decoder finds room in.
 #[must_use]
-pub fn room_for_frame(have: usize, whole: usize) -> usize {
+pub(crate) fn room_for_frame(have: usize, whole: usize) -> usize {
     whole.min(have.saturating_add(MAX_RESERVE.max(have)))
 }
 
@@ -176,6 +177,66 @@ impl Decoder {
     /// Whether the decoder is between frames (no partial header or payload pending).
     pub const fn is_idle(&self) -> bool {
         matches!(self.state, State::Header)
+    }
+
+    /// The capacity a buffer holding `buffered` at its front should have so that the frame in
+    /// progress completes in it without the buffer moving: exactly the room
+    /// [`Decoder::decode`] reserves for that frame (the rule [`MAX_RESERVE`] states), counted
+    /// from the front of `buffered`. That is the whole frame, unless the rest of it is longer
+    /// than both `MAX_RESERVE` and what has arrived of it; then it is the room `decode`
+    /// reserves now, and its later reserves grow the buffer as they would have anyway.
+    ///
+    /// For a caller that reads into a scratch buffer of its own and moves a frame longer than
+    /// its read into a buffer sized for it, once, instead of letting that buffer grow as the
+    /// rest arrives. Use it with [`Decoder::decode`], not [`Decoder::decode_slice`].
+    ///
+    /// `buffered` is what the next `decode` will start from: the bytes received and not yet
+    /// consumed. Between frames that is the next frame's header and what follows it; in the
+    /// middle of a payload (its header consumed already, e.g. one that arrived alone) it is
+    /// the payload so far. Only the first frame is looked at, and at most its header is read.
+    ///
+    /// `None` when there is nothing to size for: that frame ends within `buffered` (decode it
+    /// where it is), its header is not complete yet, it breaks a rule or a limit
+    /// ([`Limits::max_frame_payload`], …: `decode` will fail on it), or the decoder has
+    /// failed. Never panics.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use oyez_frame::{Decoder, Encoder, Limits, OpCode, Role};
+    ///
+    /// // A client's 100 KiB binary frame (14 header bytes), of which a read brought 4 KiB.
+    /// let mut wire = BytesMut::new();
+    /// Encoder::new(Role::Client).encode(OpCode::Binary, true, &[7; 100 << 10], &mut wire);
+    /// let mut dec = Decoder::new(Role::Server, Limits::default());
+    /// let room = dec.buffer_room(&wire[..4096]).expect("a frame longer than the read");
+    /// assert_eq!(room, wire.len());
+    ///
+    /// let mut buf = BytesMut::with_capacity(room);
+    /// buf.extend_from_slice(&wire[..4096]);
+    /// let start = buf.as_ptr();
+    /// assert!(dec.decode(&mut buf)?.is_none());
+    /// buf.extend_from_slice(&wire[4096..]); // the rest, as it arrives
+    /// let frame = dec.decode(&mut buf)?.expect("the whole frame");
+    /// assert_eq!(frame.payload.as_ptr(), start.wrapping_add(14)); // where it was read
+    /// # Ok::<(), oyez_frame::Error>(())
+    /// ```
+    #[must_use]
+    pub fn buffer_room(&self, buffered: &[u8]) -> Option<usize> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let (used, payload_len) = match self.state {
+            State::Payload { header, .. } => (0, header.payload_len),
+            State::Header => {
+                let (header, used) = FrameHeader::decode(buffered).ok()??;
+                self.check_header(&header).ok()?;
+                (used, header.payload_len)
+            }
+        };
+        // INVARIANT (State::Payload, check_header): the length is at most max_frame_payload.
+        let whole = usize::try_from(payload_len).ok()?;
+        let have = buffered.len().checked_sub(used)?;
+        (have < whole).then(|| used.saturating_add(room_for_frame(have, whole)))
     }
 
     /// Decodes the whole frame at the front of `buf` in place: every rule
@@ -436,4 +497,149 @@ enum Check {
         total: u64,
         fragments: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Encoder;
+
+    /// A masked binary frame of `len` bytes, as a client sends it, and its header's length.
+    fn client_frame(len: usize) -> (BytesMut, usize) {
+        let mut out = BytesMut::new();
+        Encoder::with_mask_source(Role::Client, || [1, 2, 3, 4]).encode(
+            OpCode::Binary,
+            true,
+            &vec![0x5a; len],
+            &mut out,
+        );
+        let header = FrameHeader::decode(&out).unwrap().unwrap().1;
+        (out, header)
+    }
+
+    fn server() -> Decoder {
+        Decoder::new(Role::Server, Limits::default())
+    }
+
+    /// Where a buffer's bytes end and where its allocation ends: both stay put (as bytes are
+    /// consumed from its front) unless it moves.
+    fn ends(buf: &BytesMut) -> (usize, usize) {
+        let at = buf.as_ptr().addr();
+        (at + buf.len(), at + buf.capacity())
+    }
+
+    #[test]
+    fn buffer_room_is_the_whole_frame_once_its_header_is_in() {
+        let (wire, header) = client_frame(300);
+        assert_eq!(header, 2 + 2 + 4);
+        let dec = server();
+        for have in header..wire.len() {
+            assert_eq!(dec.buffer_room(&wire[..have]), Some(wire.len()), "{have}");
+        }
+    }
+
+    #[test]
+    fn buffer_room_is_none_until_the_header_is_complete() {
+        let (wire, header) = client_frame(70_000);
+        assert_eq!(header, 2 + 8 + 4);
+        let dec = server();
+        for have in 0..header {
+            assert_eq!(dec.buffer_room(&wire[..have]), None, "{have}");
+        }
+    }
+
+    #[test]
+    fn buffer_room_is_none_for_a_frame_that_ends_within_the_bytes() {
+        let (mut wire, _) = client_frame(300);
+        let dec = server();
+        assert_eq!(dec.buffer_room(&wire), None);
+        // Only the first frame counts: a second one, begun, is the next call's business.
+        let (second, _) = client_frame(1000);
+        wire.extend_from_slice(&second[..20]);
+        assert_eq!(dec.buffer_room(&wire), None);
+        // An empty frame, even alone.
+        assert_eq!(dec.buffer_room(&client_frame(0).0), None);
+    }
+
+    #[test]
+    fn a_header_that_arrived_alone_leaves_the_payload_to_size() {
+        let (wire, header) = client_frame(300);
+        let mut dec = server();
+        let mut buf = BytesMut::from(&wire[..header]);
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        assert!(buf.is_empty() && !dec.is_idle());
+        // The frame in progress is the payload: nothing of it here yet, 300 bytes to come.
+        assert_eq!(dec.buffer_room(&buf), Some(300));
+        assert_eq!(dec.buffer_room(&wire[header..header + 100]), Some(300));
+        assert_eq!(
+            dec.buffer_room(&wire[header..]),
+            None,
+            "the payload is all there"
+        );
+        // Sized so, the buffer takes the payload without moving.
+        let mut sized = BytesMut::with_capacity(300);
+        sized.extend_from_slice(&wire[header..header + 100]);
+        let (data_end, alloc_end) = ends(&sized);
+        assert_eq!(dec.decode(&mut sized), Ok(None));
+        assert_eq!(ends(&sized), (data_end, alloc_end));
+        sized.extend_from_slice(&wire[header + 100..]);
+        let frame = dec.decode(&mut sized).unwrap().unwrap();
+        assert_eq!(frame.payload.as_ptr().addr() + 300, alloc_end);
+    }
+
+    #[test]
+    fn buffer_room_is_the_room_decode_reserves_mid_payload() {
+        let (wire, header) = client_frame(3 << 20);
+        let mut dec = server();
+        let mut buf = BytesMut::from(&wire[..header + 4096]);
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        let room = dec.buffer_room(&buf).unwrap();
+        assert_eq!(room, 4096 + MAX_RESERVE);
+        assert!(buf.capacity() >= room, "{} < {room}", buf.capacity());
+    }
+
+    #[test]
+    fn a_frame_longer_than_the_reserve_gets_the_rule_not_its_length() {
+        // 16 MiB announced, 4 KiB of it read: decode reserves MAX_RESERVE beyond what is there,
+        // and a buffer sized by buffer_room is one it finds that room in.
+        let (wire, header) = client_frame(16 << 20);
+        let read = &wire[..header + 4096];
+        let mut dec = server();
+        let room = dec.buffer_room(read).unwrap();
+        assert_eq!(room, header + 4096 + MAX_RESERVE);
+        let mut buf = BytesMut::with_capacity(room);
+        buf.extend_from_slice(read);
+        let (data_end, alloc_end) = ends(&buf);
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        assert_eq!(ends(&buf), (data_end, alloc_end));
+    }
+
+    #[test]
+    fn buffer_room_is_none_for_a_frame_decode_will_refuse() {
+        let limits = Limits::default().with_max_frame_payload(1000);
+        let dec = Decoder::new(Role::Server, limits);
+        let (too_long, header) = client_frame(1001);
+        assert_eq!(dec.buffer_room(&too_long[..header]), None, "over the limit");
+        let (fits, header) = client_frame(1000);
+        assert_eq!(dec.buffer_room(&fits[..header]), Some(fits.len()));
+        // An unmasked frame to a server; a header that is malformed (reserved opcode).
+        let mut unmasked = BytesMut::new();
+        Encoder::new(Role::Server).encode(OpCode::Binary, true, &[0; 200], &mut unmasked);
+        assert_eq!(dec.buffer_room(&unmasked[..4]), None);
+        assert_eq!(dec.buffer_room(&[0x83, 0xfe, 0x01, 0x00]), None);
+        // A 64-bit length with the top bit set, and a well-formed one far over the limit.
+        let mut huge = [0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        assert_eq!(dec.buffer_room(&huge), None);
+        huge[2] = 0x7f;
+        assert_eq!(dec.buffer_room(&huge), None);
+    }
+
+    #[test]
+    fn buffer_room_is_none_once_the_decoder_has_failed() {
+        let mut dec = server();
+        let mut bad = BytesMut::from(&[0x83, 0x80, 0, 0, 0, 0][..]);
+        assert!(dec.decode(&mut bad).is_err());
+        let (wire, header) = client_frame(300);
+        assert_eq!(dec.buffer_room(&wire[..header]), None);
+    }
 }

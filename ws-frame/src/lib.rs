@@ -27,26 +27,36 @@
 //!
 //! # Example: a server session, driven by hand
 //!
+//! (The same code is the example in the crate's README.)
+//!
 //! ```
 //! use std::time::Instant;
+//!
 //! use bytes::BytesMut;
-//! use oyez_frame::{CloseCode, Event, Role, Session, session::{Config, Outbound}};
+//! use oyez_frame::session::{Config, Outbound};
+//! use oyez_frame::{CloseCode, Error, Event, Role, Session};
 //!
-//! let now = Instant::now();
-//! let mut server = Session::new(Role::Server, Config::default(), now);
+//! fn main() -> Result<(), Error> {
+//!     let now = Instant::now();
+//!     let mut server = Session::new(Role::Server, Config::default(), now);
 //!
-//! // A masked "Hello" (RFC 6455 §5.7) followed by a masked close with code 1000.
-//! let mut input = BytesMut::from(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58][..]);
-//! input.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
-//! server.handle_bytes(now, &mut input)?;
+//!     // Bytes from the socket: a masked "Hello" (RFC 6455 §5.7), then a masked close (1000).
+//!     let hello = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+//!     let mut input = BytesMut::from(&hello[..]);
+//!     input.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+//!     server.handle_bytes(now, &mut input)?;
 //!
-//! assert_eq!(server.poll_event(), Some(Event::Text("Hello".into())));
-//! assert!(matches!(server.poll_event(), Some(Event::Closed { code: CloseCode::NORMAL, clean: true, .. })));
-//! // The session answered the close; write this out, then close the socket.
-//! assert_eq!(server.poll_transmit().as_deref(), Some(&[0x88, 0x02, 0x03, 0xe8][..]));
-//! assert!(server.is_closed());
-//! assert_eq!(server.send(Outbound::Text("too late")), Err(oyez_frame::Error::Closing));
-//! # Ok::<(), oyez_frame::Error>(())
+//!     // Events for the application.
+//!     assert_eq!(server.poll_event(), Some(Event::Text("Hello".into())));
+//!     let closed = server.poll_event();
+//!     assert!(matches!(closed, Some(Event::Closed { code: CloseCode::NORMAL, clean: true, .. })));
+//!
+//!     // Bytes for the socket: the session answered the close. Write them, then close it.
+//!     assert_eq!(server.poll_transmit().as_deref(), Some(&[0x88, 0x02, 0x03, 0xe8][..]));
+//!     assert!(server.is_closed());
+//!     assert_eq!(server.send(Outbound::Text("too late")), Err(Error::Closing));
+//!     Ok(())
+//! }
 //! ```
 //!
 //! # Layers
@@ -56,6 +66,8 @@
 //!   [`Decoder::decode`] hands payloads out as [`bytes::Bytes`] split off the caller's
 //!   buffer; [`Decoder::decode_slice`] decodes a whole frame in place and lends the payload
 //!   (no reference count per frame), for callers that keep their own buffer.
+//!   [`Decoder::buffer_room`] says how large a buffer to read a frame longer than one read
+//!   into, so that `decode` finds the room it reserves there and nothing moves.
 //! - [`Session`]: messages, control frames, the close handshake and timers.
 //! - [`handshake`]: the opening handshake, server and client.
 //!
@@ -85,7 +97,7 @@ pub mod session;
 pub mod __fuzz;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-pub use decode::{Decoder, Frame, FrameRef, MAX_RESERVE, room_for_frame};
+pub use decode::{Decoder, Frame, FrameRef, MAX_RESERVE};
 pub use encode::{Encoder, MaskSource, SharedFrame};
 pub use error::Error;
 pub use header::FrameHeader;
@@ -97,3 +109,8 @@ pub use opcode::OpCode;
 pub use role::Role;
 pub use session::{Event, Session};
 pub use utf8::{Utf8Bytes, Utf8Validator};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

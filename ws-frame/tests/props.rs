@@ -1,10 +1,11 @@
-//! Property tests: round trips in both roles, and chunking invariance.
+//! Property tests: round trips in both roles, chunking invariance, and buffers sized by
+//! `buffer_room`.
 
 use std::time::Instant;
 
 use bytes::BytesMut;
 use oyez_frame::session::Config;
-use oyez_frame::{Event, Limits, OpCode, Role, Session};
+use oyez_frame::{Decoder, Event, FrameHeader, Limits, OpCode, Role, Session};
 use proptest::prelude::*;
 
 use crate::util::{decode_all, encoder};
@@ -185,17 +186,118 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// A buffer given `buffer_room`'s capacity, wherever the frame was cut and whether or not
+    /// the decoder has taken its header yet, takes the rest of the frame without moving:
+    /// `decode` finds there all the room it reserves, and the payload is decoded where it was
+    /// read.
+    #[test]
+    fn a_buffer_sized_by_buffer_room_never_moves(
+        item in item(),
+        cuts in proptest::collection::vec(any::<usize>(), 1..4),
+        size_at in any::<usize>(),
+        client in any::<bool>(),
+    ) {
+        let receiver = if client { Role::Client } else { Role::Server };
+        let (wire, _) = encode_items(receiver.peer(), &[item]);
+        // The first frame only (a fragmented message is several).
+        let (header, header_len) = FrameHeader::decode(&wire).unwrap().unwrap();
+        let frame_len = header_len + usize::try_from(header.payload_len).unwrap();
+        let wire = &wire[..frame_len];
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (frame_len + 1)).collect();
+        points.sort_unstable();
+        points.push(frame_len);
+        let size_at = size_at % points.len();
+
+        let mut dec = Decoder::new(receiver, Limits::default());
+        let mut buf = BytesMut::new();
+        let mut consumed = 0; // what decode took off the front of `buf` (the header, once in)
+        let mut sized = None; // where the allocation ends, once the buffer was sized
+        let mut start = 0;
+        for (i, &p) in points.iter().enumerate() {
+            buf.extend_from_slice(&wire[start..p]);
+            start = p;
+            if let Some(alloc_end) = sized {
+                prop_assert_eq!(ends(&buf).1, alloc_end, "moved by appending");
+            }
+            if i == size_at {
+                let room = dec.buffer_room(&buf);
+                // A frame in progress to size for: from its header's last byte to its end.
+                let in_progress = p >= header_len && p < frame_len;
+                prop_assert_eq!(room.is_some(), in_progress, "cut at {} of {}", p, frame_len);
+                if let Some(room) = room {
+                    // These frames are far shorter than MAX_RESERVE: the room is the rest of
+                    // the frame, counted from what decode will start from.
+                    prop_assert_eq!(room, frame_len - consumed);
+                    let mut fresh = BytesMut::with_capacity(room);
+                    fresh.extend_from_slice(&buf);
+                    buf = fresh;
+                    sized = Some(ends(&buf).1);
+                }
+            }
+            let before = ends(&buf);
+            match dec.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    prop_assert_eq!(p, frame_len);
+                    if let Some(alloc_end) = sized {
+                        let payload_end = frame.payload.as_ptr().addr() + frame.payload.len();
+                        prop_assert_eq!(payload_end, alloc_end, "decoded elsewhere");
+                    }
+                }
+                Ok(None) if sized.is_some() => prop_assert_eq!(ends(&buf), before, "moved by decode"),
+                Ok(None) => {}
+                Err(e) => prop_assert!(false, "valid input failed: {:?}", e),
+            }
+            consumed = p - buf.len();
+        }
+    }
+
+    /// `buffer_room` never panics, whatever the bytes and whatever state a prefix of them left
+    /// the decoder in (between frames, mid-payload, failed); when it sizes, it sizes for more
+    /// than is there and at most for a header and the longest payload the limits allow.
+    #[test]
+    fn buffer_room_never_panics(
+        wire in proptest::collection::vec(any::<u8>(), 0..200),
+        fed in any::<usize>(),
+        client in any::<bool>(),
+        small_limits in any::<bool>(),
+    ) {
+        let role = if client { Role::Client } else { Role::Server };
+        let limits = if small_limits {
+            Limits::default().with_max_frame_payload(64).with_max_fragments(4)
+        } else {
+            Limits::default()
+        };
+        let mut dec = Decoder::new(role, limits);
+        let fed = fed % (wire.len() + 1);
+        let mut buf = BytesMut::from(&wire[..fed]);
+        while let Ok(Some(_)) = dec.decode(&mut buf) {}
+        buf.extend_from_slice(&wire[fed..]);
+        for bytes in [&buf[..], &wire[..], &wire[fed..]] {
+            if let Some(room) = dec.buffer_room(bytes) {
+                prop_assert!(room > bytes.len(), "{} for {} bytes", room, bytes.len());
+                prop_assert!(room <= FrameHeader::MAX_LEN + limits.max_frame_payload());
+            }
+        }
+    }
+}
+
+/// Where a buffer's bytes end and where its allocation ends: both stay put as bytes are taken
+/// off its front, unless it moves.
+fn ends(buf: &BytesMut) -> (usize, usize) {
+    let at = buf.as_ptr().addr();
+    (at + buf.len(), at + buf.capacity())
+}
+
 /// What [`decode_in_place`] found: the frames, the error, and whether the input ended at a
 /// frame boundary.
-type InPlace = (
-    Vec<(oyez_frame::FrameHeader, Vec<u8>)>,
-    Option<oyez_frame::Error>,
-    bool,
-);
+type InPlace = (Vec<(FrameHeader, Vec<u8>)>, Option<oyez_frame::Error>, bool);
 
 /// `Decoder::decode_slice` over the whole of `wire`.
 fn decode_in_place(role: Role, limits: Limits, wire: &[u8]) -> InPlace {
-    let mut dec = oyez_frame::Decoder::new(role, limits);
+    let mut dec = Decoder::new(role, limits);
     let mut buf = wire.to_vec();
     let mut at = 0;
     let mut frames = Vec::new();
@@ -228,7 +330,7 @@ fn chunked_as(
     wire: &[u8],
     cuts: &[usize],
 ) -> (Vec<oyez_frame::Frame>, Option<oyez_frame::Error>) {
-    let mut dec = oyez_frame::Decoder::new(role, limits);
+    let mut dec = Decoder::new(role, limits);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();

@@ -18,7 +18,8 @@ use crate::{
 ///
 /// The methods fall into four families (after quinn-proto's `Connection`):
 ///
-/// - **(A) getters** on `&self`: [`Session::role`], [`Session::is_closed`], …
+/// - **(A) getters** on `&self`: [`Session::role`], [`Session::is_closed`],
+///   [`Session::buffer_room`] (how large a buffer to read a long frame into), …
 /// - **(B) inputs** from the network or the clock: [`Session::handle_bytes`],
 ///   [`Session::handle_timeout`].
 /// - **(C) commands** from the application: [`Session::send`], [`Session::send_shared`],
@@ -393,6 +394,20 @@ impl Session {
         self.pending
     }
 
+    /// The capacity a buffer holding `buffered` at its front should have so that the frame in
+    /// progress completes in it without the buffer moving, where `buffered` is what the next
+    /// [`Session::handle_bytes`] will start from (received and not yet consumed): see
+    /// [`Decoder::buffer_room`], which this asks. `None` when there is nothing to size for
+    /// (the frame ends within `buffered`, its header is incomplete, it breaks a limit), and
+    /// once the session is closed or has failed.
+    #[must_use]
+    pub fn buffer_room(&self, buffered: &[u8]) -> Option<usize> {
+        match self.state {
+            State::Open | State::CloseSent => self.decoder.buffer_room(buffered),
+            State::Closed | State::Failed => None,
+        }
+    }
+
     // ---- internals ----
 
     fn handle_frame(&mut self, frame: Frame) {
@@ -562,5 +577,54 @@ fn own_buffer(queue: &mut VecDeque<Chunk>) -> &mut BytesMut {
     match queue.back_mut() {
         Some(Chunk::Own(buf)) => buf,
         _ => unreachable!("an own buffer was pushed just above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked binary frame of `len` bytes, as a client sends it.
+    fn client_frame(len: usize) -> BytesMut {
+        let mut out = BytesMut::new();
+        Encoder::with_mask_source(Role::Client, || [1, 2, 3, 4]).encode(
+            OpCode::Binary,
+            true,
+            &vec![0x5a; len],
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn buffer_room_asks_the_decoder_until_the_session_is_over() {
+        let now = Instant::now();
+        let mut s = Session::new(Role::Server, Config::default(), now);
+        let frame = client_frame(300);
+        assert_eq!(s.buffer_room(&frame[..8]), Some(frame.len()));
+        assert_eq!(s.buffer_room(&frame), None);
+        // The header alone: the payload is what is left to size.
+        let mut buf = BytesMut::from(&frame[..8]);
+        s.handle_bytes(now, &mut buf).unwrap();
+        assert_eq!(s.buffer_room(&buf), Some(300));
+
+        // Closed by the close handshake.
+        let mut s = Session::new(Role::Server, Config::default(), now);
+        let mut close = BytesMut::from(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8][..]);
+        s.handle_bytes(now, &mut close).unwrap();
+        assert!(s.is_closed());
+        assert_eq!(s.buffer_room(&frame[..8]), None);
+
+        // Failed: a reserved opcode, behind a message the application has not taken yet
+        // (the error is deferred), then in effect.
+        let mut s = Session::new(Role::Server, Config::default(), now);
+        let mut input = client_frame(3);
+        input.extend_from_slice(&[0x83, 0x80, 0, 0, 0, 0]);
+        s.handle_bytes(now, &mut input).unwrap();
+        assert!(s.is_open());
+        assert_eq!(s.buffer_room(&frame[..8]), None);
+        while s.poll_event().is_some() {}
+        assert!(s.is_closed() && s.error().is_some());
+        assert_eq!(s.buffer_room(&frame[..8]), None);
     }
 }

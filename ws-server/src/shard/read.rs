@@ -116,21 +116,16 @@ impl<H: Host> Shard<H> {
                 Err(_) => return (ReadOutcome::Ended, 0),
             }
         };
-        // A frame larger than this read goes on in a buffer of its own, from the pool; else
-        // the frames are views of the block.
-        let input = match oyez_frame::FrameHeader::decode(&self.rx) {
-            Ok(Some((h, used)))
-                if used as u64 + h.payload_len > n as u64
-                    && h.payload_len <= self.config.limits().max_frame_payload() as u64 =>
-            {
-                let whole = usize::try_from(h.payload_len)
-                    .map_or(usize::MAX, |len| len.saturating_add(used));
-                let mut buf = self.pool.take(oyez_frame::room_for_frame(n, whole));
+        // A frame larger than this read goes on in a buffer of its own, from the pool, sized
+        // by the session's rule; else the frames are views of the block.
+        let input = match c.session.buffer_room(&self.rx) {
+            Some(room) => {
+                let mut buf = self.pool.take(room);
                 buf.extend_from_slice(&self.rx);
                 self.rx.clear();
                 buf
             }
-            _ => self.rx.split_to(n),
+            None => self.rx.split_to(n),
         };
         self.handle_input(host, slot, input, now);
         let outcome = if n == room {
@@ -152,10 +147,14 @@ impl<H: Host> Shard<H> {
             .as_mut()
             .map(|e| std::mem::take(&mut e.rbuf))
             .unwrap_or_default();
-        // The decoder reserved room for the rest of the frame; growing here would move the
-        // whole buffer.
-        if buf.capacity() == buf.len() {
-            buf.reserve(READ_CHUNK);
+        // The room the rest of the frame wants, by the session's rule (the decoder reserved
+        // it already when it saw the frame's header; growing past it would move the whole
+        // buffer); a header still incomplete reads a chunk.
+        match c.session.buffer_room(&buf) {
+            Some(room) if room > buf.capacity() => buf.reserve(room - buf.len()),
+            Some(_) => {}
+            None if buf.capacity() == buf.len() => buf.reserve(READ_CHUNK),
+            None => {}
         }
         let room = (buf.capacity() - buf.len()).min(READ_BUDGET);
         let result = loop {

@@ -37,7 +37,8 @@ impl Timers {
     /// The tick of `at`, rounded up.
     fn tick(&self, at: Instant) -> u64 {
         let since = at.saturating_duration_since(self.epoch);
-        let rounded = since.as_millis() + u128::from(!since.subsec_nanos().is_multiple_of(1_000_000));
+        let rounded =
+            since.as_millis() + u128::from(!since.subsec_nanos().is_multiple_of(1_000_000));
         u64::try_from(rounded).unwrap_or(u64::MAX).max(1)
     }
 
