@@ -28,6 +28,8 @@ OUT=${BENCH_OUT:-target/bench-e2e}
 SCPU=${BENCH_SERVER_CPU:-0}
 LCPU=${BENCH_LOAD_CPU:-1}
 SERVERS="ws-server fastwebsockets tokio-tungstenite"
+# shellcheck source=scripts/bench-scenarios.sh
+. scripts/bench-scenarios.sh
 
 echo "== building (release)" >&2
 cargo build --release --locked -p oyez --bin ws-server >&2
@@ -60,30 +62,12 @@ start_server() { # name -> sets PID
     tokio-tungstenite) PORT=$PORT taskset -c "$SCPU" "$BIN/examples/peer_tungstenite" 2>>"$OUT/server.log" & ;;
     esac
     PID=$!
-    for _ in $(seq 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "!! $1 did not start listening on $PORT" >&2
-    return 1
+    wait_listening "$1"
 }
 
 stop_server() {
     kill "$PID" 2>/dev/null || true
     wait "$PID" 2>/dev/null || true
-}
-
-load() { # scenario path -> ws-load arguments
-    local url="ws://127.0.0.1:$PORT"
-    case $1 in
-    echo20) echo "echo --url $url/echo --connections 100 --size 20 --depth 1 --seconds $SECS" ;;
-    echo16k) echo "echo --url $url/echo --connections 100 --size 16384 --depth 1 --seconds $SECS" ;;
-    echo1m) echo "echo --url $url/echo --connections 10 --size 1048576 --depth 1 --seconds $SECS" ;;
-    bcast) echo "broadcast --url $url/all --subscribers 1000 --size 64 --window 8 --seconds $SECS" ;;
-    burst) echo "broadcast --url $url/all --subscribers 1000 --size 64 --burst 1000 --seconds $SECS" ;;
-    idle) echo "idle --url $url/echo --connections $IDLE --sources 50 --settle-ms 1000" ;;
-    *) echo "unknown scenario $1" >&2; return 1 ;;
-    esac
 }
 
 for run in $(seq "$((RUNS > BURST_RUNS ? RUNS : BURST_RUNS))"); do
