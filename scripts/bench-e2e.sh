@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end comparison: the same load scenarios against ws-server and two peer servers
-# (tokio-tungstenite and fastwebsockets, benches/examples/peer_*.rs), server pinned to core 0
+# End-to-end comparison: the same load scenarios against ws-server, two peer servers
+# (tokio-tungstenite and fastwebsockets) and the floor (the least an echo/relay server can do),
+# all in benches/examples/peer_*.rs (BENCH_SERVERS picks some), server pinned to core 0
 # and the load tool (ws-load) to core 1, a fresh server process per run. Prints a markdown
 # ratio table for issue 7's bar; the raw JSON of every run is kept in $BENCH_OUT.
 #
@@ -27,14 +28,14 @@ PORT=${BENCH_PORT:-18900}
 OUT=${BENCH_OUT:-target/bench-e2e}
 SCPU=${BENCH_SERVER_CPU:-0}
 LCPU=${BENCH_LOAD_CPU:-1}
-SERVERS="ws-server fastwebsockets tokio-tungstenite"
+SERVERS=${BENCH_SERVERS:-"ws-server fastwebsockets tokio-tungstenite floor"}
 # shellcheck source=scripts/bench-scenarios.sh
 . scripts/bench-scenarios.sh
 
 echo "== building (release)" >&2
 cargo build --release --locked -p oyez --bin ws-server >&2
 cargo build --release --locked -p oyez-benches --bin ws-load \
-    --example peer_tungstenite --example peer_fastwebsockets >&2
+    --example peer_tungstenite --example peer_fastwebsockets --example peer_floor >&2
 BIN=${CARGO_TARGET_DIR:-target}/release
 
 # Every connection is a file descriptor in the server and in the load tool.
@@ -60,6 +61,7 @@ start_server() { # name -> sets PID
     ws-server) TINA4_WS_PORT=$PORT RUST_LOG=warn taskset -c "$SCPU" "$BIN/ws-server" 2>>"$OUT/server.log" & ;;
     fastwebsockets) PORT=$PORT taskset -c "$SCPU" "$BIN/examples/peer_fastwebsockets" 2>>"$OUT/server.log" & ;;
     tokio-tungstenite) PORT=$PORT taskset -c "$SCPU" "$BIN/examples/peer_tungstenite" 2>>"$OUT/server.log" & ;;
+    floor) PORT=$PORT taskset -c "$SCPU" "$BIN/examples/peer_floor" 2>>"$OUT/server.log" & ;;
     esac
     PID=$!
     wait_listening "$1"
@@ -100,7 +102,7 @@ python3 - "$OUT" "$SCENARIOS" <<'PY'
 import json, glob, os, statistics, sys
 
 out, scenarios = sys.argv[1], sys.argv[2].split()
-servers = ["ws-server", "fastwebsockets", "tokio-tungstenite"]
+servers = ["ws-server", "fastwebsockets", "tokio-tungstenite", "floor"]
 
 def runs(sc, srv):
     rs = []
@@ -139,8 +141,8 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 print(open(os.path.join(out, "machine.txt")).read())
-print("| scenario | metric | ws-server | fastwebsockets | tokio-tungstenite | ws / fws | ws / tt | gen CPU util (ws / fws / tt) |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+print("| scenario | metric | ws-server | fastwebsockets | tokio-tungstenite | floor | ws / fws | ws / tt | server CPU per message, ws / floor | gen CPU util (ws / fws / tt / floor) |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 bar_rows = []
 for sc in scenarios:
     if sc not in spec:
@@ -148,9 +150,13 @@ for sc in scenarios:
     label, metrics, bar = spec[sc]
     data = {srv: runs(sc, srv) for srv in servers}
     gens = " / ".join(fmt(med(data[s], "gen_cpu_util")) for s in servers)
+    # Server CPU per message relative to the floor's: the floor's messages per server
+    # CPU-second over ours.
+    per_cpu = next((k for k, _, _ in metrics if k.endswith("_per_server_cpu_s")), None)
+    floor_ratio = ratio(med(data["floor"], per_cpu), med(data["ws-server"], per_cpu)) if per_cpu else "-"
     for i, (key, mlabel, _) in enumerate(metrics):
         v = [med(data[s], key) for s in servers]
-        print(f"| {label if i == 0 else ''} | {mlabel} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {ratio(v[0], v[1])} | {ratio(v[0], v[2])} | {gens if i == 0 else ''} |")
+        print(f"| {label if i == 0 else ''} | {mlabel} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {fmt(v[3])} | {ratio(v[0], v[1])} | {ratio(v[0], v[2])} | {floor_ratio if i == 0 else ''} | {gens if i == 0 else ''} |")
     if sc == "idle":
         v = med(data["ws-server"], "server_bytes_per_conn")
         bar_rows.append((label, "<= 512 bytes per connection", fmt(v), "met" if v is not None and v <= 512 else "missed"))

@@ -125,6 +125,7 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
 
     // Probe until every subscriber is registered on the route.
     let probe_start = Instant::now();
+    let mut probes = 0u64;
     while state.probes_seen.get() < subs {
         if probe_start.elapsed() > PROBE_BOUND {
             return Err(io::Error::other(format!(
@@ -133,6 +134,7 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
             )));
         }
         publisher.send(&template, PROBE..PROBE + 1, 0).await?;
+        probes += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Let the last probes drain before measuring.
@@ -187,6 +189,9 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
     }
     let sent = state.sent.get();
     r.set("sent", sent);
+    // Probes reach every subscriber too (before the measured part): for counts of the
+    // server's whole work, such as `scripts/instructions.sh`.
+    r.set("probes", probes);
     r.set("deliveries", deliveries);
     r.set("expected", expected);
     let distinct = state.distinct.borrow();
