@@ -20,13 +20,7 @@ async fn warm_tina4(a: &Tina4Cluster, rx: &mut mpsc::Receiver<Envelope>) {
     let marker = unique("warm-");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        a.publish(crate::util::tina4(
-            Kind::All,
-            Payload::Text(marker.clone()),
-            None,
-            None,
-            None,
-        ));
+        a.publish(crate::util::tina4_all(&marker));
         if let Ok(Some(env)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await
             && env.payload == Payload::Text(marker.clone())
         {
@@ -171,13 +165,7 @@ pub(crate) async fn tina4_malformed_bytes_are_dropped_and_counted(backend: &str)
             .unwrap();
     }
     let token = unique("after-");
-    a.publish(crate::util::tina4(
-        Kind::All,
-        Payload::Text(token.clone()),
-        None,
-        None,
-        None,
-    ));
+    a.publish(crate::util::tina4_all(&token));
     let env = recv_matching(
         &mut rx,
         "the valid envelope after the garbage",

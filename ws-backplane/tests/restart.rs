@@ -26,13 +26,7 @@ async fn until_delivered(
     let start = tokio::time::Instant::now();
     let token = unique("probe-");
     loop {
-        a.publish(crate::util::tina4(
-            Kind::All,
-            Payload::Text(token.clone()),
-            None,
-            None,
-            None,
-        ));
+        a.publish(crate::util::tina4_all(&token));
         if let Ok(Some(env)) = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await
             && env.payload == Payload::Text(token.clone())
         {

@@ -182,6 +182,17 @@ pub(crate) fn tina4(
     }
 }
 
+/// A Tina4 text envelope for every connection.
+pub(crate) fn tina4_all(text: &str) -> oyez_envelope::tina4::Envelope {
+    tina4(
+        oyez_envelope::tina4::Kind::All,
+        oyez_envelope::tina4::Payload::Text(text.to_owned()),
+        None,
+        None,
+        None,
+    )
+}
+
 /// A mega broadcast to publish (the cluster sets its `o`).
 pub(crate) fn bcast(
     ns: &str,

@@ -500,12 +500,12 @@ enum Check {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Encoder;
 
     /// A masked binary frame of `len` bytes, as a client sends it, and its header's length.
-    fn client_frame(len: usize) -> (BytesMut, usize) {
+    pub(crate) fn client_frame(len: usize) -> (BytesMut, usize) {
         let mut out = BytesMut::new();
         Encoder::with_mask_source(Role::Client, || [1, 2, 3, 4]).encode(
             OpCode::Binary,

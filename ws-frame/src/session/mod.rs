@@ -586,14 +586,7 @@ mod tests {
 
     /// A masked binary frame of `len` bytes, as a client sends it.
     fn client_frame(len: usize) -> BytesMut {
-        let mut out = BytesMut::new();
-        Encoder::with_mask_source(Role::Client, || [1, 2, 3, 4]).encode(
-            OpCode::Binary,
-            true,
-            &vec![0x5a; len],
-            &mut out,
-        );
-        out
+        crate::decode::tests::client_frame(len).0
     }
 
     #[test]
