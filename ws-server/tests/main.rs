@@ -18,5 +18,7 @@ mod delivery;
 mod lifecycle;
 // Several instances relaying over memory, Redis and NATS.
 mod cluster;
+// The upgrade hook, subprotocols, identities, the per-address limits.
+mod upgrade_hook;
 // The chat demo's HTTP routes: the page and the public roster of its rooms.
 mod demo;
