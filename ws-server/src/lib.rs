@@ -123,6 +123,8 @@ mod shard;
 mod stats;
 mod sync;
 
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod _design;
 pub mod apps;
 pub mod client;

@@ -20,5 +20,9 @@ mod lifecycle;
 mod cluster;
 // The upgrade hook, subprotocols, identities, the per-address limits.
 mod upgrade_hook;
+// Signed identities: refused tokens, direct messages by the token's sub, across instances.
+mod auth;
+// The committed fuzz seeds of the token and key parsers, replayed through the fuzz bodies.
+mod fuzz_seeds;
 // The chat demo's HTTP routes: the page and the public roster of its rooms.
 mod demo;
