@@ -475,7 +475,7 @@ async fn none_with(c: &mut Client, needle: &str) {
 
 fn unique(prefix: &str) -> String {
     use std::hash::BuildHasher;
-    let r = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    let r = std::collections::hash_map::RandomState::new().hash_one(SystemTime::now());
     format!("{prefix}{r:016x}")
 }
 

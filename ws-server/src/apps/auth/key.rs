@@ -34,7 +34,7 @@ impl core::fmt::Debug for Key {
 }
 
 /// A key that cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// An HS256 secret shorter than 32 bytes.
     #[error("an HS256 secret needs at least {MIN_SECRET} bytes")]
@@ -149,8 +149,8 @@ fn pem_block(pem: &str) -> Result<(&str, Vec<u8>), KeyError> {
 /// One DER element: its tag and contents, and what follows it.
 fn der(input: &[u8]) -> Result<(u8, &[u8], &[u8]), KeyError> {
     let bad = KeyError::Malformed("DER that does not parse");
-    let (&tag, rest) = input.split_first().ok_or(bad.clone())?;
-    let (&first, rest) = rest.split_first().ok_or(bad.clone())?;
+    let (&tag, rest) = input.split_first().ok_or(bad)?;
+    let (&first, rest) = rest.split_first().ok_or(bad)?;
     let (len, rest) = if first < 0x80 {
         (usize::from(first), rest)
     } else {
