@@ -255,6 +255,32 @@ fn the_verifier_refuses_what_it_must() {
             "{bad:?}"
         );
     }
+    // JSON that is not wholly valid, even in a field the verifier ignores (found by the
+    // fuzzer): invalid UTF-8, a lone surrogate.
+    let fuzz = Verifier::new(Key::hs256(oyez_server::__fuzz::SECRET).unwrap());
+    let exp = format!(r#"{{"sub":"a","exp":{}}}"#, t + 60);
+    for bad_header in [
+        &b"{\"alg\":\"HS256\",\"x\":\"\xc7\"}"[..],
+        br#"{"alg":"HS256","x":"\ud800"}"#,
+    ] {
+        let tok = oyez_server::__fuzz::sign_hs256(bad_header, exp.as_bytes());
+        assert!(
+            matches!(fuzz.verify(&tok, now), Err(TokenError::Malformed(_))),
+            "{tok}"
+        );
+        let tok = oyez_server::__fuzz::sign_hs256(
+            br#"{"alg":"HS256"}"#,
+            &[
+                &bad_header[..bad_header.len() - 1],
+                b",\"sub\":\"a\",\"exp\":9999999999}",
+            ]
+            .concat(),
+        );
+        assert!(
+            matches!(fuzz.verify(&tok, now), Err(TokenError::Malformed(_))),
+            "{tok}"
+        );
+    }
     // Paths.
     let c = hs256()
         .verify(

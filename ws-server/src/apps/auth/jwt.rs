@@ -233,8 +233,9 @@ impl Verifier {
         let header_json = B64URL
             .decode(header)
             .map_err(|_| TokenError::Malformed("a header that is not base64url"))?;
-        let head: Header<'_> = serde_json::from_slice(&header_json)
-            .map_err(|_| TokenError::Malformed("a header that is not a JSON object with alg"))?;
+        let head: Header<'_> = strict_json(&header_json).ok_or(TokenError::Malformed(
+            "a header that is not a JSON object with alg",
+        ))?;
         if head.alg != self.key.algorithm().name() {
             return Err(TokenError::Algorithm {
                 expected: self.key.algorithm(),
@@ -254,9 +255,9 @@ impl Verifier {
         let payload = B64URL
             .decode(payload)
             .map_err(|_| TokenError::Malformed("a payload that is not base64url"))?;
-        let raw: RawClaims = serde_json::from_slice(&payload).map_err(|_| {
-            TokenError::Malformed("claims that are not a JSON object of the expected types")
-        })?;
+        let raw: RawClaims = strict_json(&payload).ok_or(TokenError::Malformed(
+            "claims that are not a JSON object of the expected types",
+        ))?;
         self.check(raw, now)
     }
 
@@ -299,6 +300,15 @@ impl Verifier {
             meta: raw.meta.map(|m| m.get().to_owned()),
         })
     }
+}
+
+/// `json` as `T`, if it is wholly valid JSON (UTF-8 throughout, no lone surrogate escape,
+/// even in fields `T` ignores, which `serde_json` skips unchecked) and gives no field of
+/// `T` twice.
+fn strict_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Option<T> {
+    core::str::from_utf8(json).ok()?;
+    serde_json::from_slice::<serde_json::Value>(json).ok()?;
+    serde_json::from_slice(json).ok()
 }
 
 /// Encodes `bytes` as base64url without padding, as tokens carry their parts (for making

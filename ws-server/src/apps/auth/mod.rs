@@ -27,7 +27,8 @@
 //! to the real one: `new WebSocket(url, ["oyez", "bearer." + token])`. The server answers
 //! with the real one ([`crate::apps::PROTOCOL`]) and never with the token. Two different
 //! tokens in one request are refused. Prefer the header or the subprotocol: a query string
-//! ends up in proxies' logs.
+//! ends up in proxies' logs, and is kept with the connection for its life
+//! ([`crate::Conn::query`]).
 //!
 //! # The answers
 //!
