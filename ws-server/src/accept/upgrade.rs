@@ -88,7 +88,9 @@ pub(super) async fn serve(
     // The shard writes the 101 once the connection is registered, so a client that has seen
     // it is reached by every broadcast sent after.
     let mut response = BytesMut::new();
-    let headers: Vec<(&str, &str)> = (admitted.headers.iter())
+    let headers: Vec<(&str, &str)> = admitted
+        .headers
+        .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     hs::write_response(
