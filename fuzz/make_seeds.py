@@ -103,6 +103,63 @@ corpus = {
     },
 }
 
+
+# --- JWT (oyez_server::__fuzz::token): a mode byte, then a token, claims or a header -------
+import hmac as _hmac, json as _json
+FUZZ_SECRET = b"fuzz-secret-fuzz-secret-fuzz-secret!"  # oyez_server::__fuzz::SECRET
+NOW = 1_700_000_000  # oyez_server::__fuzz::now()
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def jwt(header, claims, secret=FUZZ_SECRET, sig=None):
+    h = header if isinstance(header, bytes) else _json.dumps(header, separators=(",", ":")).encode()
+    c = claims if isinstance(claims, bytes) else _json.dumps(claims, separators=(",", ":")).encode()
+    signing = b64url(h) + b"." + b64url(c)
+    if sig is None:
+        sig = _hmac.new(secret, signing, hashlib.sha256).digest()
+    return signing + b"." + b64url(sig)
+
+
+HS = {"alg": "HS256", "typ": "JWT"}
+ALICE = {"sub": "alice", "exp": NOW + 3600}
+corpus["token"] = {
+    "valid": b"\0" + jwt(HS, ALICE),
+    "valid-paths-meta": b"\0" + jwt(HS, dict(ALICE, paths=["/rooms/lobby", "/chat/*"], meta={"name": "A"})),
+    "expired": b"\0" + jwt(HS, {"sub": "a", "exp": NOW - 3600}),
+    "not-yet": b"\0" + jwt(HS, {"sub": "a", "exp": NOW + 9000, "nbf": NOW + 3600}),
+    "no-sub": b"\0" + jwt(HS, {"exp": NOW + 60}),
+    "forged": b"\0" + jwt(HS, ALICE, secret=b"x" * 32),
+    "none": b"\0" + jwt({"alg": "none"}, ALICE, sig=b""),
+    "rs256-header": b"\0" + jwt({"alg": "RS256"}, ALICE, sig=bytes(256)),
+    "es256-header": b"\0" + jwt({"alg": "ES256"}, ALICE, sig=bytes(64)),
+    "crit": b"\0" + jwt({"alg": "HS256", "crit": ["b64"]}, ALICE),
+    "two-parts": b"\0" + b64url(b'{"alg":"HS256"}') + b"." + b64url(b"{}"),
+    "padded": b"\0" + jwt(HS, ALICE) + b"=",
+    "claims": b"\1" + _json.dumps(ALICE).encode(),
+    "claims-aud-list": b"\1" + _json.dumps(dict(ALICE, aud=["a", "b"], iss="i", nbf=NOW)).encode(),
+    "claims-dup": b"\1" + b'{"sub":"a","sub":"b","exp":1800000000}',
+    "claims-types": b"\1" + b'{"sub":1,"exp":"soon","paths":"/x"}',
+    "claims-float": b"\1" + b'{"sub":"a","exp":1.7e9,"nbf":-1e308}',
+    "header": b"\2" + b'{"alg":"HS256","kid":"k1"}',
+    "header-escaped": b"\2" + b'{"alg":"HS\\u0032\\u00356"}',
+    "header-crit-null": b"\2" + b'{"alg":"HS256","crit":null}',
+    "header-none": b"\2" + b'{"alg":"none"}',
+    "confusion": b"\3" + _json.dumps(ALICE).encode(),
+}
+# --- public keys (oyez_server::__fuzz::public_key): PEM text, or DER ------------------------
+KEYS = os.path.join(HERE, "..", "ws-server", "tests", "keys")
+corpus["public_key"] = {
+    name: open(os.path.join(KEYS, name), "rb").read()
+    for name in ["rsa-public.pem", "rsa-public-pkcs1.pem", "ec-public.pem", "ec384-public.pem", "ec-private.pem"]
+}
+for name in ["rsa-public.pem", "ec-public.pem"]:
+    pem = corpus["public_key"][name].decode()
+    body = "".join(l for l in pem.splitlines() if not l.startswith("-----"))
+    corpus["public_key"][name.replace(".pem", ".der")] = base64.b64decode(body)
+
 # Only this script's files are (re)written: crash inputs committed beside them stay.
 for target, files in corpus.items():
     d = os.path.join(SEEDS, target)

@@ -70,7 +70,7 @@ if ! timeout 300 "$VENV/bin/python" interop/python/test_websockets.py; then
 fi
 
 # The screenshots are part of the result: the browser tests write them.
-for shot in chat-browser.png chat-cluster-redis-instance1.png chat-cluster-redis-instance2.png \
+for shot in chat-browser.png chat-browser-signed.png chat-cluster-redis-instance1.png chat-cluster-redis-instance2.png \
   chat-cluster-nats-instance1.png chat-cluster-nats-instance2.png; do
   if [ -s "$OUT/$shot" ]; then
     log "screenshot: target/interop/$shot"

@@ -5,6 +5,9 @@ Run by scripts/interop.sh with WS_SERVER_BIN set; every server is started here, 
 """
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -13,12 +16,13 @@ import signal
 import subprocess
 import time
 import unittest
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import websockets
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 WAIT = 5.0
 OUT = Path(os.environ.get("INTEROP_OUT") or Path(__file__).resolve().parents[2] / "target" / "interop")
@@ -37,7 +41,7 @@ class Server:
             raise RuntimeError("WS_SERVER_BIN is not set: run scripts/interop.sh")
         OUT.mkdir(parents=True, exist_ok=True)
         self.log = OUT / f"{name}.log"
-        clean = {k: v for k, v in os.environ.items() if not re.match(r"^(TINA4_WS_|MEGA_WS_|WS_API_TOKEN$)", k)}
+        clean = {k: v for k, v in os.environ.items() if not re.match(r"^(TINA4_WS_|MEGA_WS_|WS_JWT_|WS_API_TOKEN$)", k)}
         clean.update(TINA4_WS_HOST="127.0.0.1", TINA4_WS_PORT="0", RUST_LOG="info", NO_COLOR="1", **env)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen([binary], env=clean, stdin=subprocess.DEVNULL,
@@ -214,6 +218,111 @@ class PingAndClose(unittest.IsolatedAsyncioTestCase):
             with self.assertRaises(ConnectionClosed):
                 await recv(ws)
             self.assertEqual((ws.protocol.close_rcvd.code, ws.protocol.close_rcvd.reason), (1001, "server shutdown"))
+
+
+SECRET = "interop-secret-interop-secret-interop!"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256(claims: dict, secret: str = SECRET, alg: str = "HS256") -> str:
+    """A JWT, signed with `secret` (the standard library's HMAC: no JWT package needed)."""
+    signing = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest() if alg == "HS256" else b""
+    return signing + "." + b64url(sig)
+
+
+def token_for(user: str, **claims) -> str:
+    return hs256({"sub": user, "exp": int(time.time()) + 600, **claims})
+
+
+class Subprotocols(unittest.IsolatedAsyncioTestCase):
+    """The binary speaks `oyez` on every route, and picks it from an offer of several."""
+
+    async def test_the_server_picks_its_own_from_several(self) -> None:
+        async with connect(f"{SERVER.ws}/echo", subprotocols=["chat.v9", "oyez", "mqtt"], open_timeout=WAIT) as ws:
+            self.assertEqual(ws.subprotocol, "oyez")
+            await ws.send("with a subprotocol")
+            self.assertEqual(await recv(ws), "with a subprotocol")
+
+    async def test_an_offer_without_ours_goes_on_without_one(self) -> None:
+        async with connect(f"{SERVER.ws}/echo", subprotocols=["chat.v9", "mqtt"], open_timeout=WAIT) as ws:
+            self.assertIsNone(ws.subprotocol)
+
+
+class SignedIdentities(unittest.IsolatedAsyncioTestCase):
+    """The binary with WS_JWT_SECRET: tokens by header, query and subprotocol; refusals."""
+
+    signed: "Server | None" = None
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.signed = Server("python-websockets-signed", WS_JWT_SECRET=SECRET)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if cls.signed is not None:
+            assert cls.signed.stop() == 0
+
+    def open(self, path: str, token: str | None = None, how: str = "header", protocols=("chat.v9", "oyez")):
+        headers, subprotocols = {}, list(protocols)
+        if token is not None and how == "header":
+            headers["Authorization"] = f"Bearer {token}"
+        elif token is not None and how == "protocol":
+            subprotocols.append(f"bearer.{token}")
+        elif token is not None:
+            path += ("&" if "?" in path else "?") + f"token={token}"
+        return connect(f"{self.signed.ws}{path}", subprotocols=subprotocols or None,
+                       additional_headers=headers, open_timeout=WAIT, ping_interval=None)
+
+    async def refused(self, status: int, path: str, token: str | None = None, how: str = "header") -> None:
+        with self.assertRaises(InvalidStatus) as caught:
+            async with self.open(path, token, how):
+                pass
+        self.assertEqual(caught.exception.response.status_code, status, f"{path} {how}")
+
+    async def test_each_way_of_passing_a_token(self) -> None:
+        for how in ["header", "query", "protocol"]:
+            async with self.open("/echo", token_for("alice"), how) as ws:
+                self.assertEqual(ws.subprotocol, "oyez", how)
+                await ws.send(how)
+                self.assertEqual(await recv(ws), how)
+
+    async def test_refusals(self) -> None:
+        now = int(time.time())
+        await self.refused(401, "/echo")
+        await self.refused(401, "/chat/lobby?user=alice&session=s1")
+        for bad in [
+            hs256({"sub": "a", "exp": now + 600}, secret="another-secret-another-secret-!!"),
+            hs256({"sub": "a", "exp": now + 600}, alg="none"),
+            hs256({"sub": "a", "exp": now - 600}),
+            hs256({"sub": "a", "exp": now + 900, "nbf": now + 600}),
+            hs256({"exp": now + 600}),
+        ]:
+            for how in ["header", "query", "protocol"]:
+                await self.refused(401, "/echo", bad, how)
+        await self.refused(403, "/rooms/kitchen", token_for("alice", paths=["/rooms/lobby"]))
+        with urllib.request.urlopen(f"{self.signed.http}/healthz", timeout=WAIT) as res:
+            self.assertEqual(res.status, 200)
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"{self.signed.http}/chat/roster?room=lobby", timeout=WAIT)
+        self.assertEqual(caught.exception.code, 404, "the public roster is off")
+        # The server keeps serving.
+        async with self.open("/rooms/lobby", token_for("alice", paths=["/rooms/lobby"])) as ws:
+            self.assertEqual(ws.subprotocol, "oyez")
+
+    async def test_direct_messages_go_by_the_token(self) -> None:
+        ns = f"/{unique('py-dm')}"
+        async with self.open(ns, token_for("alice"), "protocol") as alice, \
+                self.open(f"{ns}?user=alice&session=x", token_for("bob"), "query") as bob, \
+                self.open(ns, token_for("carol")) as carol:
+            await carol.send(json.dumps({"type": "direct", "to": "alice", "payload": "for alice"}))
+            self.assertEqual(json.loads(await recv(alice)), {"type": "direct", "from": "carol", "payload": "for alice"})
+            await silent(bob)
+            await bob.send(json.dumps({"type": "direct", "to": "carol", "payload": "from bob"}))
+            self.assertEqual(json.loads(await recv(carol))["from"], "bob")
 
 
 if __name__ == "__main__":

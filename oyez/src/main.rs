@@ -1,13 +1,14 @@
 //! The `ws-server` binary: [`oyez_server::apps`] on one port, configured from the
 //! environment (`ws-server --help`; every variable is read in [`settings`]).
 
+mod auth;
 mod settings;
 
 use std::process::ExitCode;
 
 use oyez_backplane::transport::memory::MemoryHub;
 use oyez_server::Builder;
-use oyez_server::apps::{self, Site};
+use oyez_server::apps::Site;
 use tracing_subscriber::EnvFilter;
 
 use settings::{SETTINGS, Settings};
@@ -18,11 +19,15 @@ fn usage() -> String {
          Routes: /echo (echo), /rooms/<name> (room relay), /all (everyone), any other path (same-path relay),\n\
          ?user=U&session=S on any path (user session; {\"type\":\"direct\",\"to\":\"U2\",\"payload\":..} reaches U2),\n\
          GET /healthz, and /api/roster|broadcast|direct when WS_API_TOKEN is set.\n\n\
+         Identities: without WS_JWT_SECRET or WS_JWT_PUBLIC_KEY they are UNAUTHENTICATED (anyone may\n\
+         claim any ?user=, and GET /chat/roster lists user ids). With one, every connection needs a JWT\n\
+         (Authorization: Bearer, ?token=, or the subprotocol bearer.<token> beside oyez) whose sub is\n\
+         its user; no valid token: 401; a path outside its \"paths\" claim: 403; /chat/roster is off.\n\n\
          Settings (environment variables):\n",
     );
     for d in SETTINGS {
         s.push_str(&format!(
-            "  {:<26} default {:<28} {}\n",
+            "  {:<32} default {:<28} {}\n",
             d.env, d.default, d.help
         ));
     }
@@ -53,7 +58,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut builder = apps::mount(Builder::new(settings.server), Site::new(settings.api_token));
+    let site = Site::new(settings.api_token);
+    let mut builder = auth::mount(Builder::new(settings.server), site, settings.auth);
     // One in-process hub serves every `memory` backplane of this process.
     let hub = MemoryHub::new();
     if let Some(bp) = settings.clusters.tina4 {

@@ -25,6 +25,8 @@ pub(crate) struct Settings {
     pub(crate) api_token: Option<String>,
     /// The clusters to join.
     pub(crate) clusters: ClusterSettings,
+    /// `WS_JWT_*`: signed identities, when a secret or a public key is set.
+    pub(crate) auth: Option<oyez_server::apps::auth::Verifier>,
     /// `RUST_LOG`: the log filter (`info` by default).
     pub(crate) log_filter: String,
 }
@@ -42,6 +44,15 @@ impl Settings {
             server: server_from_env(&get)?,
             api_token: get("WS_API_TOKEN"),
             clusters: clusters_from_env(&get)?,
+            auth: crate::auth::verifier(&crate::auth::AuthSettings {
+                algorithm: get("WS_JWT_ALGORITHM"),
+                secret: get("WS_JWT_SECRET"),
+                public_key: get("WS_JWT_PUBLIC_KEY"),
+                public_key_file: get("WS_JWT_PUBLIC_KEY_FILE"),
+                leeway: parse(&get, "WS_JWT_LEEWAY")?,
+                issuer: get("WS_JWT_ISSUER"),
+                audience: get("WS_JWT_AUDIENCE"),
+            })?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
         })
     }
@@ -96,6 +107,21 @@ pub(crate) const SETTINGS: &[SettingDoc] = &[
         help: "most connections at once; more get 503",
     },
     SettingDoc {
+        env: "TINA4_WS_MAX_CONNECTIONS_PER_IP",
+        default: "0 (no limit)",
+        help: "most connections at once from one client address; more get 429",
+    },
+    SettingDoc {
+        env: "TINA4_WS_MAX_UPGRADES_PER_SEC",
+        default: "0 (no limit)",
+        help: "most upgrades one client address may start in any second; more get 429",
+    },
+    SettingDoc {
+        env: "TINA4_WS_LIMIT_LOOPBACK",
+        default: "false",
+        help: "apply the two per-address limits to loopback clients too (a local proxy is one address)",
+    },
+    SettingDoc {
         env: "TINA4_WS_SHARDS",
         default: "0 (one per core)",
         help: "event-loop threads that own the upgraded connections and run their handlers",
@@ -104,6 +130,41 @@ pub(crate) const SETTINGS: &[SettingDoc] = &[
         env: "WS_API_TOKEN",
         default: "(unset: /api/* disabled)",
         help: "bearer token that enables the /api/roster, /api/broadcast and /api/direct endpoints",
+    },
+    SettingDoc {
+        env: "WS_JWT_SECRET",
+        default: "(unset)",
+        help: "HS256 secret (32 bytes or more): every connection then needs a signed token",
+    },
+    SettingDoc {
+        env: "WS_JWT_PUBLIC_KEY",
+        default: "(unset)",
+        help: "RS256 (RSA) or ES256 (P-256) public key, PEM (\\n for line breaks): tokens required",
+    },
+    SettingDoc {
+        env: "WS_JWT_PUBLIC_KEY_FILE",
+        default: "(unset)",
+        help: "the same public key, from a PEM file",
+    },
+    SettingDoc {
+        env: "WS_JWT_ALGORITHM",
+        default: "(the key's)",
+        help: "HS256, RS256 or ES256; must match the key (a token's own alg is never taken)",
+    },
+    SettingDoc {
+        env: "WS_JWT_LEEWAY",
+        default: "30",
+        help: "seconds of clock leeway on a token's exp and nbf",
+    },
+    SettingDoc {
+        env: "WS_JWT_ISSUER",
+        default: "(unset: any)",
+        help: "when set, a token's iss must equal it",
+    },
+    SettingDoc {
+        env: "WS_JWT_AUDIENCE",
+        default: "(unset: any)",
+        help: "when set, a token's aud must be or include it",
     },
     SettingDoc {
         env: "RUST_LOG",
@@ -170,6 +231,11 @@ fn server_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ServerConfig
         config.max_backlog = max;
     }
     config.max_connections = parse::<usize>(get, "TINA4_WS_MAX_CONNECTIONS")?.filter(|n| *n > 0);
+    config.max_connections_per_ip =
+        parse::<usize>(get, "TINA4_WS_MAX_CONNECTIONS_PER_IP")?.filter(|n| *n > 0);
+    config.max_upgrades_per_sec =
+        parse::<u32>(get, "TINA4_WS_MAX_UPGRADES_PER_SEC")?.filter(|n| *n > 0);
+    config.limit_loopback = parse_bool(get, "TINA4_WS_LIMIT_LOOPBACK")?.unwrap_or(false);
     config.shards = parse(get, "TINA4_WS_SHARDS")?.unwrap_or(0);
     Ok(config)
 }
@@ -248,6 +314,23 @@ fn clusters_from_env(
         }
     };
     Ok(ClusterSettings { tina4, mega })
+}
+
+/// `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (in any case).
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, SettingError> {
+    get(name)
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(SettingError {
+                name,
+                reason: format!("{v:?}: expected true or false"),
+            }),
+        })
+        .transpose()
 }
 
 fn parse<T: core::str::FromStr>(
@@ -397,6 +480,49 @@ mod tests {
         );
         let e = settings(&[("TINA4_WS_PORT", "eighty")]).unwrap_err();
         assert!(e.to_string().contains("TINA4_WS_PORT"), "{e}");
+    }
+
+    #[test]
+    fn door_limits_and_signed_identities() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            (
+                s.server.max_connections_per_ip,
+                s.server.max_upgrades_per_sec,
+                s.server.limit_loopback
+            ),
+            (None, None, false)
+        );
+        assert!(s.auth.is_none());
+        let s = settings(&[
+            ("TINA4_WS_MAX_CONNECTIONS_PER_IP", "20"),
+            ("TINA4_WS_MAX_UPGRADES_PER_SEC", "5"),
+            ("TINA4_WS_LIMIT_LOOPBACK", "Yes"),
+            ("WS_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WS_JWT_LEEWAY", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                s.server.max_connections_per_ip,
+                s.server.max_upgrades_per_sec,
+                s.server.limit_loopback
+            ),
+            (Some(20), Some(5), true)
+        );
+        assert_eq!(
+            s.auth.map(|v| v.algorithm()),
+            Some(oyez_server::apps::auth::Algorithm::Hs256)
+        );
+        for (name, value) in [
+            ("TINA4_WS_LIMIT_LOOPBACK", "maybe"),
+            ("WS_JWT_SECRET", "too short"),
+            ("WS_JWT_LEEWAY", "-1"),
+            ("WS_JWT_ALGORITHM", "none"),
+        ] {
+            let e = settings(&[(name, value)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
     }
 
     /// Every variable read here is in the table `--help` prints.

@@ -13,10 +13,19 @@
 //! matches, 404; not an upgrade or a `Sec-WebSocket-Version` other than 13, 426 (with
 //! `Sec-WebSocket-Version: 13`); a missing or bad key, 400; an `Origin` not in
 //! [`ServerConfig::allowed_origins`](crate::ServerConfig::allowed_origins), 403; over
-//! [`ServerConfig::max_connections`](crate::ServerConfig::max_connections), 503. Each refusal
-//! counts in [`Stats::handshakes_rejected`](crate::Stats::handshakes_rejected). The `101` is
-//! prepared but not written: the shard writes it once the connection is registered, so a
-//! client that has seen it is reached by every broadcast sent after.
+//! [`ServerConfig::max_connections`](crate::ServerConfig::max_connections), 503. Then the
+//! upgrade's admission (`accept::admit`, the rules in [`crate::upgrade`]): the client
+//! address's limits (`door`: connections open and upgrades in the last second, 429), the
+//! route's subprotocols (400 when it requires one and none is offered), and the
+//! [`UpgradeHook`](crate::upgrade::UpgradeHook), if any, in this same task and under the same
+//! deadline (503 if it has not decided by then, 500 if it panics or decides what the server
+//! cannot do), which accepts (with a subprotocol, an identity and headers) or refuses with its
+//! status. Each refusal counts in
+//! [`Stats::handshakes_rejected`](crate::Stats::handshakes_rejected). The `101` is prepared
+//! but not written: the shard writes it once the connection is registered (with its
+//! identity, if the hook gave one: the user session, fixed, before `on_open`), so a client
+//! that has seen it is reached by every broadcast sent after. A connection counts against its
+//! address from its admission until it ends.
 //!
 //! # Shards (`shard`)
 //!

@@ -15,6 +15,7 @@ use crate::id::MAX_SHARDS;
 use crate::routes::Routes;
 use crate::server::{Parts, spawn_relays};
 use crate::shard::{Cmd, Seed, ShardConfig};
+use crate::upgrade::{Protocols, UpgradeHook};
 use crate::{Error, Handler, Server, ServerConfig, Stats};
 
 /// Builds a [`Server`].
@@ -39,6 +40,7 @@ pub struct Builder {
     config: ServerConfig,
     routes: Routes,
     http: Option<Arc<dyn HttpHandler>>,
+    hook: Option<Arc<dyn UpgradeHook>>,
     plan: ClusterPlan,
 }
 
@@ -49,28 +51,62 @@ impl Builder {
             config,
             routes: Routes::default(),
             http: None,
+            hook: None,
             plan: ClusterPlan::default(),
         }
     }
 
     /// Serves WebSocket connections to exactly `path` with `handler`.
     #[must_use]
-    pub fn route(mut self, path: &str, handler: impl Handler) -> Self {
-        self.routes.exact(path, Arc::new(handler));
+    pub fn route(self, path: &str, handler: impl Handler) -> Self {
+        self.route_with(path, handler, Protocols::default())
+    }
+
+    /// [`Builder::route`], speaking `protocols` (see [`Protocols`]: the server picks from
+    /// the client's offer, and refuses with 400 a client that offers none of a route that
+    /// requires one).
+    #[must_use]
+    pub fn route_with(mut self, path: &str, handler: impl Handler, protocols: Protocols) -> Self {
+        self.routes.exact(path, Arc::new(handler), protocols);
         self
     }
 
     /// Serves WebSocket connections to every path that starts with `prefix`.
     #[must_use]
-    pub fn route_prefix(mut self, prefix: &str, handler: impl Handler) -> Self {
-        self.routes.prefix(prefix, Arc::new(handler));
+    pub fn route_prefix(self, prefix: &str, handler: impl Handler) -> Self {
+        self.route_prefix_with(prefix, handler, Protocols::default())
+    }
+
+    /// [`Builder::route_prefix`], speaking `protocols`.
+    #[must_use]
+    pub fn route_prefix_with(
+        mut self,
+        prefix: &str,
+        handler: impl Handler,
+        protocols: Protocols,
+    ) -> Self {
+        self.routes.prefix(prefix, Arc::new(handler), protocols);
         self
     }
 
     /// Serves every other path with `handler` (without one, other paths get 404).
     #[must_use]
-    pub fn fallback(mut self, handler: impl Handler) -> Self {
-        self.routes.fallback(Arc::new(handler));
+    pub fn fallback(self, handler: impl Handler) -> Self {
+        self.fallback_with(handler, Protocols::default())
+    }
+
+    /// [`Builder::fallback`], speaking `protocols`.
+    #[must_use]
+    pub fn fallback_with(mut self, handler: impl Handler, protocols: Protocols) -> Self {
+        self.routes.fallback(Arc::new(handler), protocols);
+        self
+    }
+
+    /// Decides every upgrade with `hook` (see [`crate::upgrade`]): accept, with a
+    /// subprotocol, an identity and headers, or refuse with a status.
+    #[must_use]
+    pub fn upgrade_hook(mut self, hook: impl UpgradeHook) -> Self {
+        self.hook = Some(Arc::new(hook));
         self
     }
 
@@ -156,6 +192,7 @@ impl Builder {
             server: server.clone(),
             routes,
             http: self.http,
+            hook: self.hook,
         };
         tokio::spawn(accept_loop(listener, accept, done_tx));
         Ok(server)
@@ -168,6 +205,7 @@ impl core::fmt::Debug for Builder {
             .field("config", &self.config)
             .field("routes", &self.routes.len())
             .field("http", &self.http.is_some())
+            .field("upgrade_hook", &self.hook.is_some())
             .finish_non_exhaustive()
     }
 }

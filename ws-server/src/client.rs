@@ -38,6 +38,8 @@ pub struct Client {
     session: Session,
     buf: BytesMut,
     closed: bool,
+    /// The subprotocol the server chose.
+    protocol: Option<String>,
 }
 
 /// Connects to `url` (`ws://host[:port][/path][?query]`) and completes the opening handshake.
@@ -58,25 +60,40 @@ pub async fn connect_with(
     config: Config,
     headers: &[(&str, &str)],
 ) -> Result<Client, Error> {
+    connect_with_protocols(url, config, &[], headers).await
+}
+
+/// [`connect_with`], offering `protocols` (in order of preference). The server's choice is
+/// [`Client::protocol`]: one of those offered (an answer naming another fails with
+/// [`oyez_frame::Error::UnofferedProtocol`]), or none if the server chose none.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with_protocols(
+    url: &str,
+    config: Config,
+    protocols: &[&str],
+    headers: &[(&str, &str)],
+) -> Result<Client, Error> {
     let (host, target) = parse_url(url)?;
     let mut stream = TcpStream::connect(&host).await?;
     let _ = stream.set_nodelay(true);
     let mut out = BytesMut::new();
-    let handshake = ClientHandshake::new(&host, &target, &[], headers, &mut out);
+    let handshake = ClientHandshake::new(&host, &target, protocols, headers, &mut out);
     stream.write_all(&out).await?;
     let mut buf = BytesMut::with_capacity(4096);
     let limits = *config.limits();
     let read_response = async {
         loop {
-            if let Some(_response) = handshake.parse_response(&mut buf, &limits)? {
-                return Ok::<(), Error>(());
+            if let Some(response) = handshake.parse_response(&mut buf, &limits)? {
+                return Ok::<_, Error>(response.protocol().map(str::to_owned));
             }
             if stream.read_buf(&mut buf).await? == 0 {
                 return Err(Error::HandshakeEof);
             }
         }
     };
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, read_response)
+    let protocol = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_response)
         .await
         .map_err(|_| Error::Timeout)??;
     let mut client = Client {
@@ -84,6 +101,7 @@ pub async fn connect_with(
         session: Session::new(Role::Client, config, Instant::now()),
         buf,
         closed: false,
+        protocol,
     };
     if !client.buf.is_empty() {
         let mut early = std::mem::take(&mut client.buf);
@@ -215,6 +233,12 @@ impl Client {
                 None => return Ok(CloseCode::ABNORMAL),
             }
         }
+    }
+
+    /// The subprotocol the server chose from those offered
+    /// ([`connect_with_protocols`]), if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
     }
 
     /// Whether the connection has ended.

@@ -29,6 +29,15 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// The most connections at once (default: no limit); more get 503.
     pub max_connections: Option<usize>,
+    /// The most connections open at once from one client address (default: no limit);
+    /// more get 429 "too many connections from your address", until some close.
+    pub max_connections_per_ip: Option<usize>,
+    /// The most upgrades one client address may start in any one second (default: no
+    /// limit); more get 429 with `Retry-After: 1`.
+    pub max_upgrades_per_sec: Option<u32>,
+    /// Whether the two per-address limits apply to loopback peers too (default false: a
+    /// proxy on the same host makes every client 127.0.0.1).
+    pub limit_loopback: bool,
     /// Event-loop threads that own the upgraded connections (default 0: one per available
     /// core). Each runs its connections' callbacks.
     pub shards: usize,
@@ -45,6 +54,9 @@ impl Default for ServerConfig {
             keepalive: None,
             handshake_timeout: Duration::from_secs(10),
             max_connections: None,
+            max_connections_per_ip: None,
+            max_upgrades_per_sec: None,
+            limit_loopback: false,
             shards: 0,
         }
     }

@@ -55,8 +55,8 @@ impl Host for Dispatch {
         self.server.unregister(&conn.entry);
     }
 
-    fn refused(&self) {
-        self.server.conn_ended();
+    fn refused(&self, peer: std::net::SocketAddr) {
+        self.server.refused(peer);
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use oyez_frame::CloseCode;
 
-use crate::registry::ConnEntry;
+use crate::registry::{ConnEntry, SessionInfo};
 use crate::request::RequestInfo;
 use crate::{ConnId, Message, Server};
 
@@ -94,6 +94,13 @@ impl Conn {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .and_then(|(_, v)| core::str::from_utf8(v).ok())
+    }
+
+    /// The identity its upgrade gave it ([`crate::upgrade::Decision::with_identity`]): its
+    /// user session, fixed for its life. `None` for a connection without one (which may
+    /// still join a session with [`Server::join_session`]).
+    pub fn identity(&self) -> Option<SessionInfo> {
+        self.entry.identity()
     }
 
     /// The peer's address.

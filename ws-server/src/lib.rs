@@ -16,6 +16,7 @@
 //! | send to many | [`Server::broadcast`] with an [`Audience`] (all, a path, a room, a user, less exclusions) |
 //! | rooms, user sessions, the roster | [`Server::join_room`], [`Server::join_session`], [`Server::roster`] |
 //! | answer plain HTTP on the same port | [`Builder::http`], [`http`] |
+//! | decide who may connect, and as whom; subprotocols; limits per address | [`Builder::upgrade_hook`], [`upgrade`], [`Builder::route_with`], [`ServerConfig::max_connections_per_ip`] |
 //! | cluster instances | [`Builder::tina4_cluster`], [`Builder::mega_cluster`]; the wire mapping in [`_design`] |
 //! | limits, timeouts, backpressure, shards | [`ServerConfig`] |
 //! | counters | [`Server::stats`], [`Stats`] |
@@ -107,9 +108,11 @@ mod builder;
 mod cluster;
 mod config;
 mod dispatch;
+mod door;
 mod error;
 mod handler;
 mod id;
+mod identity;
 mod message;
 mod query;
 mod registry;
@@ -120,10 +123,13 @@ mod shard;
 mod stats;
 mod sync;
 
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod _design;
 pub mod apps;
 pub mod client;
 pub mod http;
+pub mod upgrade;
 
 pub use audience::{Audience, Scope};
 pub use builder::Builder;
@@ -136,6 +142,7 @@ pub use message::Message;
 pub use registry::SessionInfo;
 pub use server::Server;
 pub use stats::Stats;
+pub use upgrade::{Decision, Identity, Protocols, UpgradeHook, UpgradeRequest};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -14,6 +14,11 @@ pub struct Stats {
     pub slow_dropped: AtomicU64,
     /// Upgrade requests rejected (bad handshake, origin, limit, timeout).
     pub handshakes_rejected: AtomicU64,
+    /// Upgrades refused with 429 by the per-address limits (also in `handshakes_rejected`).
+    pub upgrades_limited: AtomicU64,
+    /// Upgrades refused by the upgrade hook, or because it failed or timed out (also in
+    /// `handshakes_rejected`).
+    pub upgrades_refused: AtomicU64,
     /// Connections closed by the idle timeout.
     pub idle_closed: AtomicU64,
     /// Frames queued for delivery to local connections.

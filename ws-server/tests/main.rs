@@ -18,5 +18,15 @@ mod delivery;
 mod lifecycle;
 // Several instances relaying over memory, Redis and NATS.
 mod cluster;
+// The upgrade hook, subprotocols, identities, the per-address limits.
+mod upgrade_hook;
+// Tokens for the signed-identity tests.
+mod tokens;
+// Signed identities: every refused token and its status.
+mod auth;
+// Signed identities: direct messages by the token's sub, on one instance and across two.
+mod auth_dm;
+// The committed fuzz seeds of the token and key parsers, replayed through the fuzz bodies.
+mod fuzz_seeds;
 // The chat demo's HTTP routes: the page and the public roster of its rooms.
 mod demo;

@@ -23,7 +23,7 @@ function unique(prefix) {
 function serverEnv(extra) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(TINA4_WS_|MEGA_WS_|WS_API_TOKEN$)/.test(k)) env[k] = v;
+    if (!/^(TINA4_WS_|MEGA_WS_|WS_JWT_|WS_API_TOKEN$)/.test(k)) env[k] = v;
   }
   return { ...env, TINA4_WS_HOST: '127.0.0.1', TINA4_WS_PORT: '0', RUST_LOG: 'info', NO_COLOR: '1', ...extra };
 }

@@ -9,6 +9,8 @@ const path = require('node:path');
 const { startServer, unique, OUT } = require('../lib/server');
 const { Peer } = require('../lib/peer');
 const { launch } = require('../lib/browser');
+const { SECRET, tokenFor } = require('../lib/jwt');
+const WebSocket = require('ws');
 
 let server;
 let browser;
@@ -200,4 +202,47 @@ test("the browser's WebSocket: a room broadcast in, binary out and back, a clean
   other.ws.close(1000);
   assert.deepEqual(browser.errors, []);
   await page.close();
+});
+
+test('the chat page with a token: the name is its sub, the roster private, private messages reach it', { timeout: 60000 }, async () => {
+  const signed = await startServer('browser-signed', { WS_JWT_SECRET: SECRET });
+  try {
+    const room = unique('room-');
+    const ws = new WebSocket(`${signed.ws}/chat/${room}`, ['oyez', `bearer.${tokenFor('node-bot')}`]);
+    const bot = new Peer(ws);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const page = await browser.newPage('chat-signed');
+    // Without a token the server refuses the socket: the page says the connection was lost.
+    await page.goto(`${signed.http}/`);
+    await page.fill('#room', room);
+    await page.click('#join');
+    await page.locator('#status.bad', { hasText: 'connection lost' }).waitFor();
+    // With one (here from the page's URL), the page joins as the token's sub.
+    await page.goto(`${signed.http}/?token=${tokenFor('alice', { paths: [`/chat/${room}`] })}`);
+    await page.fill('#room', room);
+    await page.fill('#name', 'typed-name-is-ignored');
+    await page.click('#join');
+    await page.locator('#status.ok', { hasText: `room ${room}, as alice` }).waitFor();
+    assert.deepEqual(await bot.nextJson((m) => m.type === 'hello'), { type: 'hello', from: 'alice' });
+    await page.locator('#roster-title', { hasText: 'private on this server' }).waitFor();
+    await bot.send(JSON.stringify({ type: 'direct', to: 'alice', payload: { type: 'chat', from: 'node-bot', text: 'signed whisper' } }));
+    await page.locator('#log li.private', { hasText: 'signed whisper' }).waitFor();
+    await page.fill('#text', '@node-bot back to you');
+    await page.press('#text', 'Enter');
+    assert.deepEqual(await bot.nextJson((m) => m.type === 'direct'), {
+      type: 'direct',
+      from: 'alice',
+      payload: { type: 'chat', from: 'alice', text: 'back to you' },
+    });
+    await page.screenshot({ path: path.join(OUT, 'chat-browser-signed.png'), fullPage: true });
+    await page.click('#leave');
+    await page.locator('#status', { hasText: 'closed cleanly (1000' }).waitFor();
+    ws.close(1000);
+    await bot.waitClosed();
+  } finally {
+    assert.equal(await signed.stop(), 0);
+  }
 });

@@ -1,6 +1,7 @@
 //! The accept side: tokio accepts connections and runs each one's opening handshake (or
 //! plain HTTP exchange) in a task of its own; an upgraded connection then moves to a shard.
 
+mod admit;
 mod plain;
 mod tracker;
 mod upgrade;
@@ -14,6 +15,7 @@ use tracing::{debug, info};
 use crate::Server;
 use crate::http::HttpHandler;
 use crate::routes::Routes;
+use crate::upgrade::UpgradeHook;
 
 /// What a connection's handshake task needs.
 #[derive(Clone)]
@@ -21,6 +23,7 @@ pub(crate) struct Accept {
     pub(crate) server: Server,
     pub(crate) routes: Arc<Routes>,
     pub(crate) http: Option<Arc<dyn HttpHandler>>,
+    pub(crate) hook: Option<Arc<dyn UpgradeHook>>,
 }
 
 /// Waits until the flag is set (or its sender is gone). Returns no guard, so it can sit in a

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
-use super::{Accept, plain};
+use super::{Accept, admit, plain};
 use crate::request::RequestInfo;
 use crate::shard::Adoption;
 use crate::{Error, Server, Stats};
@@ -80,10 +80,25 @@ pub(super) async fn serve(
     if server.at_capacity() {
         return respond(&mut stream, server, 503, "too many connections\n").await;
     }
+    // The per-address limits, the route's subprotocols and the upgrade hook.
+    let Some(admitted) = admit::admit(&mut stream, &ctx, req, route, peer, deadline).await? else {
+        return Ok(());
+    };
+    let req = admitted.req;
     // The shard writes the 101 once the connection is registered, so a client that has seen
     // it is reached by every broadcast sent after.
     let mut response = BytesMut::new();
-    hs::write_response(&accept, None, &[], &mut response);
+    let headers: Vec<(&str, &str)> = admitted
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    hs::write_response(
+        &accept,
+        admitted.protocol.as_deref(),
+        &headers,
+        &mut response,
+    );
     let adoption = Adoption {
         stream: stream.into_std()?,
         path: req.path().to_owned(),
@@ -93,9 +108,12 @@ pub(super) async fn serve(
         route,
         response: response.freeze(),
         early: buf,
+        identity: admitted.identity.map(Box::new),
     };
     drop(req);
     server.adopt(adoption);
+    // The connection counts against its address until it ends (`Server::unregister`).
+    admitted.pass.keep();
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! The `ws-server` binary's application, usable on its own: its WebSocket routes' handlers
 //! ([`Echo`], [`Rooms`], [`All`], [`PathChat`]), its plain HTTP ([`Site`]: health, the chat
-//! demo, the API), and [`mount`], which registers all of them on a [`Builder`] as the binary
-//! does. Nothing here is served unless it is registered.
+//! demo, the API), signed identities ([`auth`]: the upgrade hook the binary uses when a key
+//! is configured), and [`mount`], which registers the routes and the site on a [`Builder`]
+//! as the binary does. Nothing here is served unless it is registered.
 
+pub mod auth;
 mod site;
 
 use serde_json::Value;
@@ -10,17 +12,25 @@ use serde_json::value::RawValue;
 
 pub use site::Site;
 
+use crate::upgrade::Protocols;
 use crate::{Audience, Builder, Conn, Handler, Message};
 
+/// The subprotocol every route of the binary speaks (plain text and binary messages, as
+/// without one): a client may offer it, and a browser that offers a token as a subprotocol
+/// (`bearer.<token>`, see [`auth`]) must offer it too, since a browser fails a connection
+/// whose answer names none of its offer.
+pub const PROTOCOL: &str = "oyez";
+
 /// Registers the binary's routes on `builder`: `/echo` ([`Echo`]), `/rooms/<name>`
-/// ([`Rooms`]), `/all` ([`All`]), every other path ([`PathChat`]), and `site` for plain
-/// HTTP.
+/// ([`Rooms`]), `/all` ([`All`]), every other path ([`PathChat`]), each speaking
+/// [`PROTOCOL`] (not required), and `site` for plain HTTP.
 pub fn mount(builder: Builder, site: Site) -> Builder {
+    let speaks = || Protocols::new([PROTOCOL]);
     builder
-        .route("/echo", Echo)
-        .route_prefix("/rooms/", Rooms)
-        .route("/all", All)
-        .fallback(PathChat)
+        .route_with("/echo", Echo, speaks())
+        .route_prefix_with("/rooms/", Rooms, speaks())
+        .route_with("/all", All, speaks())
+        .fallback_with(PathChat, speaks())
         .http(site)
 }
 
@@ -94,7 +104,9 @@ impl Handler for PathChat {
     }
 }
 
-/// `?user=U&session=S` on any path joins session `S` of user `U`, in namespace = the path.
+/// `?user=U&session=S` on any path joins session `S` of user `U`, in namespace = the path;
+/// a connection with an identity from its upgrade ([`auth`]) keeps it, and the query is
+/// ignored.
 fn join_session_from_query(conn: &Conn) {
     if let (Some(user), Some(session)) = (conn.query_param("user"), conn.query_param("session")) {
         conn.server().join_session(conn.id(), &user, &session, None);

@@ -38,7 +38,7 @@ const MAX_ROOM: usize = 64;
 /// | --- | --- |
 /// | `GET /healthz` | `200 ok` |
 /// | `GET /`, `GET /chat` | the chat demo page |
-/// | `GET /chat/roster?room=R` | `[{"sessionId","userId","metadata"?}]` of namespace `/chat/R` (`R`: 1 to 64 of `A-Z a-z 0-9 _ -`, else 400) |
+/// | `GET /chat/roster?room=R` | `[{"sessionId","userId","metadata"?}]` of namespace `/chat/R` (`R`: 1 to 64 of `A-Z a-z 0-9 _ -`, else 400); 404 [without the public roster](Site::without_public_roster) |
 /// | `GET /api/roster?ns=/path` | the roster of a namespace |
 /// | `POST /api/broadcast` | `{"path"?: "/p" \| "room"?: "r", "text": "…" \| "b64": "…", "exclude"?: "<conn id>" \| ["…"]}` → `{"delivered": N}` |
 /// | `POST /api/direct` | `{"userId": "u", "message": <any JSON>}` → `{"delivered": N}` |
@@ -46,15 +46,33 @@ const MAX_ROOM: usize = 64;
 /// `/api/*` exists only with a token, and requires `Authorization: Bearer <token>` (401
 /// otherwise; compared in constant time). Other methods on these paths get 405; other
 /// paths are left to the server.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Site {
     api_token: Option<String>,
+    public_roster: bool,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self::new(None)
+    }
 }
 
 impl Site {
     /// The site, with `/api/*` enabled by `api_token`.
     pub const fn new(api_token: Option<String>) -> Self {
-        Self { api_token }
+        Self {
+            api_token,
+            public_roster: true,
+        }
+    }
+
+    /// Without the public `/chat/roster` (404), as the binary runs with signed identities:
+    /// user ids are then not for anyone who asks. `/api/roster` stays, behind its token.
+    #[must_use]
+    pub const fn without_public_roster(mut self) -> Self {
+        self.public_roster = false;
+        self
     }
 }
 
@@ -84,6 +102,7 @@ impl Site {
         match path {
             "/healthz" if get => return Some(text(200, "ok")),
             "/" | "/chat" if get => return Some(HttpResponse::html(CHAT_PAGE)),
+            "/chat/roster" if !self.public_roster => return Some(text(404, "not found")),
             "/chat/roster" if get => return Some(chat_roster(req, server)),
             "/healthz" | "/" | "/chat" | "/chat/roster" => {
                 return Some(text(405, "method not allowed"));

@@ -34,6 +34,8 @@ pub(super) struct Membership {
     /// A connection is in few rooms: a list is smaller than a set.
     pub(super) rooms: Vec<String>,
     pub(super) session: Option<Box<SessionInfo>>,
+    /// The session is the identity the upgrade gave: it cannot be replaced.
+    pub(super) identified: bool,
 }
 
 impl ConnEntry {
@@ -58,6 +60,14 @@ impl ConnEntry {
     pub(crate) fn session(&self) -> Option<SessionInfo> {
         lock(&self.membership)
             .as_ref()
+            .and_then(|m| m.session.as_deref().cloned())
+    }
+
+    /// Its identity: the user session the upgrade gave it, if any.
+    pub(crate) fn identity(&self) -> Option<SessionInfo> {
+        lock(&self.membership)
+            .as_ref()
+            .filter(|m| m.identified)
             .and_then(|m| m.session.as_deref().cloned())
     }
 

@@ -18,6 +18,7 @@ pub use session::SessionInfo;
 pub(crate) use session::roster_json;
 
 use crate::id::Target;
+use crate::identity::Identity;
 use crate::sync::{lock, read, write};
 use crate::{Audience, ConnId, Scope};
 
@@ -96,7 +97,7 @@ impl Registry {
         };
         self.count.fetch_sub(1, Ordering::Relaxed);
         remove_from(&self.paths, &entry.path, id);
-        let Membership { rooms, session } = lock(&entry.membership)
+        let Membership { rooms, session, .. } = lock(&entry.membership)
             .take()
             .map(|m| *m)
             .unwrap_or_default();
@@ -208,7 +209,39 @@ impl Registry {
         remove_from(&self.rooms, room, id)
     }
 
+    /// Gives a connection just registered the identity its upgrade decided: its user
+    /// session, which [`Registry::join_session`] never replaces. Returns the session.
+    pub(crate) fn identify(&self, entry: &ConnEntry, identity: Identity) -> SessionInfo {
+        let info = SessionInfo {
+            ns: entry.path.to_string(),
+            session_id: identity.session_id.unwrap_or_else(|| self.new_session_id()),
+            user_id: identity.user_id,
+            metadata: identity.metadata,
+        };
+        {
+            let mut membership = lock(&entry.membership);
+            let m = membership.get_or_insert_with(Box::default);
+            m.session = Some(Box::new(info.clone()));
+            m.identified = true;
+        }
+        write(&self.users)
+            .entry(info.user_id.clone())
+            .or_default()
+            .insert(entry.id);
+        info
+    }
+
+    /// A session id no other instance makes: 128 bits of a randomly keyed hash.
+    fn new_session_id(&self) -> String {
+        use std::hash::BuildHasher;
+        let n = self.next_tag.fetch_add(1, Ordering::Relaxed);
+        let (a, b) = (self.tags.hash_one((n, 0u8)), self.tags.hash_one((n, 1u8)));
+        format!("{a:016x}{b:016x}")
+    }
+
     /// Attaches a user session to a connection; returns the session it replaced, if any.
+    /// `Err` (with `info` back): the connection is not here, or its session is the
+    /// identity its upgrade gave, which stays.
     pub(crate) fn join_session(
         &self,
         id: ConnId,
@@ -217,6 +250,14 @@ impl Registry {
         let Some(entry) = self.get(id) else {
             return Err(info);
         };
+        // An identity is given at registration, before anyone knows the connection's id:
+        // once it is not there, it never comes.
+        if lock(&entry.membership)
+            .as_ref()
+            .is_some_and(|m| m.identified)
+        {
+            return Err(info);
+        }
         write(&self.users)
             .entry(info.user_id.clone())
             .or_default()

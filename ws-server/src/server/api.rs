@@ -99,7 +99,9 @@ impl Server {
     }
 
     /// Attaches a user session to a connection (namespace = the connection's path), and
-    /// announces it to the mega roster. Returns false if the connection is not here.
+    /// announces it to the mega roster; a session joined this way may be replaced by
+    /// another. Returns false if the connection is not here, or if it has an identity from
+    /// its upgrade ([`crate::upgrade`]): that one is fixed for the connection's life.
     pub fn join_session(
         &self,
         id: ConnId,

@@ -38,19 +38,32 @@ impl Server {
             a.peer,
         ));
         registry.insert(entry.clone());
+        if let Some(identity) = a.identity.take() {
+            // Before `on_open` and before the 101: the connection is who it is from the start.
+            let info = registry.identify(&entry, *identity);
+            self.inner.clusters.join(&info);
+        }
         entry
     }
 
-    /// A connection ended: out of every index, its session out of the mega roster.
+    /// A connection ended: out of every index, its session out of the mega roster, its
+    /// place in its address's count given back.
     pub(crate) fn unregister(&self, entry: &ConnEntry) {
         if let Some(session) = self.inner.registry.remove(entry.id) {
             self.inner.clusters.leave(&session.session_id);
         }
+        self.inner.door.leave(entry.peer().ip());
+        self.conn_ended();
+    }
+
+    /// A connection handed to a shard from `peer` could not be taken.
+    pub(crate) fn refused(&self, peer: std::net::SocketAddr) {
+        self.inner.door.leave(peer.ip());
         self.conn_ended();
     }
 
     /// A connection handed to a shard is over (or was never taken).
-    pub(crate) fn conn_ended(&self) {
+    fn conn_ended(&self) {
         self.inner.live.send_modify(|n| *n = n.saturating_sub(1));
         Stats::add(&self.inner.stats.connections_closed, 1);
     }

@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicUsize;
 use tokio::sync::watch;
 
 use crate::cluster::Clusters;
+use crate::door::Door;
 use crate::registry::Registry;
 use crate::shard::ShardHandle;
 use crate::{ServerConfig, Stats};
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) next_shard: AtomicUsize,
     /// Connections upgraded and not yet ended (including those on their way to a shard).
     pub(crate) live: watch::Sender<usize>,
+    /// The per-address limits.
+    pub(crate) door: Door,
 }
 
 /// The parts a [`Server`] is built from (by the builder).
@@ -73,8 +76,14 @@ impl Server {
             shards,
             done,
         } = parts;
+        let door = Door::new(
+            config.max_connections_per_ip,
+            config.max_upgrades_per_sec,
+            config.limit_loopback,
+        );
         Self {
             inner: Arc::new(Shared {
+                door,
                 config,
                 registry: Registry::new(shards.len()),
                 stats,

@@ -12,6 +12,7 @@ use oyez_frame::{CloseCode, SharedFrame};
 use tracing::error;
 
 use crate::id::Target;
+use crate::identity::Identity;
 use crate::request::RequestInfo;
 use crate::sync::lock;
 
@@ -47,6 +48,8 @@ pub(crate) struct Adoption {
     pub(crate) response: Bytes,
     /// Bytes that arrived after the upgrade request.
     pub(crate) early: BytesMut,
+    /// Who the upgrade hook said the connection is (registered with it).
+    pub(crate) identity: Option<Box<Identity>>,
 }
 
 /// Gives each shard of the process a distinct identity, for the thread-local fast path.

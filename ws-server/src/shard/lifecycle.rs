@@ -27,7 +27,7 @@ impl<H: Host> Shard<H> {
                     s
                 }
                 _ => {
-                    host.refused();
+                    host.refused(a.peer);
                     return;
                 }
             },
@@ -40,7 +40,7 @@ impl<H: Host> Shard<H> {
         if let Err(e) = registered {
             error!(peer = %a.peer, error = %e, "cannot register the connection");
             self.free.push(slot);
-            host.refused();
+            host.refused(a.peer);
             return;
         }
         let conn = host.open(self.handle.index, slot, &mut a);

@@ -77,8 +77,9 @@ pub(crate) trait Host: Send + 'static {
     /// The connection is over and its socket closed: unregister it.
     fn closed(&self, conn: Self::Conn);
 
-    /// An upgraded connection could not be taken (no free slot, or the poller refused it).
-    fn refused(&self);
+    /// An upgraded connection from `peer` could not be taken (no free slot, or the poller
+    /// refused it).
+    fn refused(&self, peer: std::net::SocketAddr);
 }
 
 /// The size of one idle connection's slab entry, for `C` the host's `Conn` (held down by a
