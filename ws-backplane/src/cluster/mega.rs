@@ -11,6 +11,7 @@ use tracing::debug;
 
 use super::PUBLISH_QUEUE;
 use super::roster::RosterState;
+use crate::stats::Dropped;
 use crate::transport::{RECEIVE_QUEUE, Transport};
 use crate::{Error, Stats};
 
@@ -63,6 +64,22 @@ pub enum MegaIncoming {
     Direct(Direct),
 }
 
+/// What [`MegaCluster::publish_bridged`] appends to the instance id `o` of a bridged copy:
+/// the mark that tells another bridge it has the Tina4 copy of the same message (see
+/// [`MegaCluster::is_bridged_copy`]). The reference treats `o` as opaque (WIRE-SPEC M1), so
+/// a mega node delivers a bridged copy like any other broadcast.
+pub const BRIDGED_SUFFIX: &str = "~tina4";
+
+/// How many members the roster holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RosterSize {
+    /// This instance's own members.
+    pub local: usize,
+    /// Every member this instance knows of, its own included (the cluster-wide view with
+    /// [`RosterDriver::Nats`]; with [`RosterDriver::None`] only its own).
+    pub total: usize,
+}
+
 /// The mega cluster manager. Echo suppression by instance id `o`; never re-publishes what it
 /// receives; best-effort publishing (never waits, drops and counts on failure).
 #[derive(Clone, Debug)]
@@ -73,6 +90,8 @@ pub struct MegaCluster {
 #[derive(Debug)]
 struct Inner {
     o: String,
+    /// `o` with [`BRIDGED_SUFFIX`]: the `o` of our bridged copies.
+    bridged_o: String,
     config: MegaConfig,
     subjects: Subjects,
     transport: Arc<dyn Transport>,
@@ -100,8 +119,10 @@ impl MegaCluster {
         let mut incoming = transport.subscribe(&channels).await?;
         let (publish_tx, mut publish_rx) = mpsc::channel::<(String, Bytes)>(PUBLISH_QUEUE);
         let (stopped, _) = watch::channel(false);
+        let o = oyez_envelope::new_instance_id();
         let inner = Arc::new(Inner {
-            o: oyez_envelope::new_instance_id(),
+            bridged_o: format!("{o}{BRIDGED_SUFFIX}"),
+            o,
             config,
             subjects,
             transport: transport.clone(),
@@ -189,6 +210,28 @@ impl MegaCluster {
             .send(&self.inner.subjects.bcast, broadcast.encode());
     }
 
+    /// Publishes a bridged copy of a message that this instance also published on the Tina4
+    /// cluster (a bridge's relay of one of its clients' messages): as
+    /// [`MegaCluster::publish_broadcast`], with `o` set to the instance id followed by
+    /// [`BRIDGED_SUFFIX`], so that a bridge on both clusters delivers the Tina4 copy only
+    /// ([`MegaCluster::is_bridged_copy`]) while mega nodes deliver this one. Our own copies
+    /// coming back are dropped as echoes, as any other.
+    pub fn publish_bridged(&self, mut broadcast: Broadcast) {
+        broadcast.o = Some(self.inner.bridged_o.clone());
+        self.inner
+            .send(&self.inner.subjects.bcast, broadcast.encode());
+    }
+
+    /// Whether `broadcast` is a bridged copy ([`MegaCluster::publish_bridged`]): a message
+    /// its publisher also sent on the Tina4 cluster. A server on both clusters delivers the
+    /// Tina4 envelope and skips this copy, so that its clients see the message once.
+    pub fn is_bridged_copy(broadcast: &Broadcast) -> bool {
+        broadcast
+            .o
+            .as_deref()
+            .is_some_and(|o| o.ends_with(BRIDGED_SUFFIX))
+    }
+
     /// Publishes a direct message for a user's sessions on the other instances, as this
     /// instance (its `o` is set to [`MegaCluster::instance_id`]).
     pub fn publish_direct(&self, mut direct: Direct) {
@@ -235,6 +278,16 @@ impl MegaCluster {
         members
     }
 
+    /// How many members the roster holds, ours and in all.
+    pub fn roster_size(&self) -> RosterSize {
+        let wide = self.inner.config.roster == RosterDriver::Nats;
+        let (local, view) = self.inner.lock_roster().sizes();
+        RosterSize {
+            local,
+            total: if wide { view } else { local },
+        }
+    }
+
     /// Graceful stop: one `remove` per local member, then no more traffic. (A crash sends
     /// nothing; peers drop our members after their TTL.)
     pub async fn stop(&self) {
@@ -277,13 +330,15 @@ impl Inner {
     }
 
     fn send(&self, subject: &str, bytes: Vec<u8>) {
-        if *self.stopped.borrow()
-            || self
-                .publish_tx
-                .try_send((subject.to_owned(), Bytes::from(bytes)))
-                .is_err()
+        let stats = self.transport.stats();
+        if *self.stopped.borrow() {
+            stats.drop_publish(Dropped::Refused);
+        } else if self
+            .publish_tx
+            .try_send((subject.to_owned(), Bytes::from(bytes)))
+            .is_err()
         {
-            Stats::inc(&self.transport.stats().publish_dropped);
+            stats.drop_publish(Dropped::QueueFull);
         }
     }
 
@@ -312,7 +367,9 @@ impl Inner {
             debug!(subject, error = %e, "malformed mega envelope dropped");
         };
         let own = |o: &Option<String>| {
-            let mine = o.as_deref() == Some(self.o.as_str());
+            let mine = o
+                .as_deref()
+                .is_some_and(|o| o == self.o || o == self.bridged_o);
             if mine {
                 Stats::inc(&stats.echoes);
             }
