@@ -25,6 +25,8 @@ pub(crate) struct Settings {
     pub(crate) api_token: Option<String>,
     /// The clusters to join.
     pub(crate) clusters: ClusterSettings,
+    /// Where and how the Prometheus metrics are served (`WS_METRICS_*`).
+    pub(crate) metrics: MetricsSettings,
     /// `RUST_LOG`: the log filter (`info` by default).
     pub(crate) log_filter: String,
 }
@@ -42,6 +44,7 @@ impl Settings {
             server: server_from_env(&get)?,
             api_token: get("WS_API_TOKEN"),
             clusters: clusters_from_env(&get)?,
+            metrics: metrics_from_env(&get)?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
         })
     }
@@ -104,6 +107,21 @@ pub(crate) const SETTINGS: &[SettingDoc] = &[
         env: "WS_API_TOKEN",
         default: "(unset: /api/* disabled)",
         help: "bearer token that enables the /api/roster, /api/broadcast and /api/direct endpoints",
+    },
+    SettingDoc {
+        env: "WS_METRICS_ADDR",
+        default: "(unset: none)",
+        help: "host:port of a listener of its own that serves the Prometheus metrics at GET /metrics (bind it to a private address)",
+    },
+    SettingDoc {
+        env: "WS_METRICS_TOKEN",
+        default: "(unset)",
+        help: "bearer token for GET /metrics; without WS_METRICS_ADDR it also serves /metrics on the WebSocket port",
+    },
+    SettingDoc {
+        env: "WS_METRICS_PATHS",
+        default: "0",
+        help: "1: also export connections per path (oyez_path_connections{path}; one series per distinct path)",
     },
     SettingDoc {
         env: "RUST_LOG",
@@ -172,6 +190,45 @@ fn server_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ServerConfig
     config.max_connections = parse::<usize>(get, "TINA4_WS_MAX_CONNECTIONS")?.filter(|n| *n > 0);
     config.shards = parse(get, "TINA4_WS_SHARDS")?.unwrap_or(0);
     Ok(config)
+}
+
+/// Where the Prometheus metrics are served.
+#[derive(Debug, Default)]
+pub(crate) struct MetricsSettings {
+    /// `WS_METRICS_ADDR`: a listener of its own.
+    pub(crate) addr: Option<SocketAddr>,
+    /// `WS_METRICS_TOKEN`: required wherever `/metrics` is served; without `addr`, it
+    /// serves `/metrics` on the WebSocket port.
+    pub(crate) token: Option<String>,
+    /// `WS_METRICS_PATHS`: per-path connection counts.
+    pub(crate) path_labels: bool,
+}
+
+impl MetricsSettings {
+    /// Whether `/metrics` is on the WebSocket port (a token without a listener of its own).
+    pub(crate) const fn on_main_port(&self) -> bool {
+        self.addr.is_none() && self.token.is_some()
+    }
+}
+
+fn metrics_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<MetricsSettings, SettingError> {
+    let path_labels = match get("WS_METRICS_PATHS").as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(other) => {
+            return Err(SettingError {
+                name: "WS_METRICS_PATHS",
+                reason: format!("{other:?}: expected 0 or 1"),
+            });
+        }
+    };
+    Ok(MetricsSettings {
+        addr: parse(get, "WS_METRICS_ADDR")?,
+        token: get("WS_METRICS_TOKEN"),
+        path_labels,
+    })
 }
 
 /// The clusters the binary joins, from the environment.
@@ -397,6 +454,27 @@ mod tests {
         );
         let e = settings(&[("TINA4_WS_PORT", "eighty")]).unwrap_err();
         assert!(e.to_string().contains("TINA4_WS_PORT"), "{e}");
+    }
+
+    #[test]
+    fn metrics() {
+        let m = settings(&[]).unwrap().metrics;
+        assert!(m.addr.is_none() && m.token.is_none() && !m.path_labels && !m.on_main_port());
+        let m = settings(&[("WS_METRICS_TOKEN", "t")]).unwrap().metrics;
+        assert!(m.on_main_port());
+        let m = settings(&[
+            ("WS_METRICS_ADDR", "127.0.0.1:9464"),
+            ("WS_METRICS_TOKEN", "t"),
+            ("WS_METRICS_PATHS", "1"),
+        ])
+        .unwrap()
+        .metrics;
+        assert_eq!(m.addr, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
+        assert!(m.path_labels && !m.on_main_port());
+        for (name, value) in [("WS_METRICS_ADDR", "9464"), ("WS_METRICS_PATHS", "yes")] {
+            let e = settings(&[(name, value)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
     }
 
     /// Every variable read here is in the table `--help` prints.

@@ -19,6 +19,7 @@
 //! | cluster instances | [`Builder::tina4_cluster`], [`Builder::mega_cluster`]; the wire mapping in [`_design`] |
 //! | limits, timeouts, backpressure, shards | [`ServerConfig`] |
 //! | counters | [`Server::stats`], [`Stats`] |
+//! | Prometheus metrics | [`Server::metrics`], [`Metrics`], [`MetricsEndpoint`], [`metrics`] |
 //! | how a connection is read, written, timed and closed | [`_design`] |
 //! | a client | [`client`] |
 //! | the binary's routes, demo page and API | [`apps`] |
@@ -124,6 +125,7 @@ pub mod _design;
 pub mod apps;
 pub mod client;
 pub mod http;
+pub mod metrics;
 
 pub use audience::{Audience, Scope};
 pub use builder::Builder;
@@ -133,6 +135,7 @@ pub use handler::{Conn, Handler, NoopHandler};
 pub use http::{HttpFuture, HttpHandler, HttpRequest, HttpResponse};
 pub use id::ConnId;
 pub use message::Message;
+pub use metrics::{Metrics, MetricsEndpoint};
 pub use registry::SessionInfo;
 pub use server::Server;
 pub use stats::Stats;

@@ -7,6 +7,7 @@ use oyez_frame::CloseCode;
 
 use super::Server;
 use crate::registry::SessionInfo;
+use crate::stats::Origin;
 use crate::{Audience, ConnId, Message, Stats};
 
 impl Server {
@@ -47,9 +48,15 @@ impl Server {
     /// JSON string; binary stays here). Namespace broadcasts to the mega cluster are
     /// [`Server::broadcast_ns`].
     pub fn broadcast(&self, to: Audience<'_>, msg: impl Into<Message>) -> usize {
-        let msg = msg.into();
-        let n = self.deliver(&msg.to_frame(), to);
-        self.inner.clusters.publish(to, &msg);
+        self.broadcast_from(None, to, msg.into())
+    }
+
+    /// [`Server::broadcast`], for a message from a client on namespace `ns` (its path) when
+    /// given: with the mega cluster on, an all or room audience then goes to mega too, as a
+    /// `bcast` for `ns` ([`crate::Conn::relay`]).
+    pub(crate) fn broadcast_from(&self, ns: Option<&str>, to: Audience<'_>, msg: Message) -> usize {
+        let n = self.deliver(&msg.to_frame(), to, Origin::Local);
+        self.inner.clusters.publish(to, &msg, ns);
         n
     }
 
@@ -66,7 +73,7 @@ impl Server {
     ) -> usize {
         let to = Audience::path(ns).except_sessions(except_session_ids);
         let msg = Message::text(message);
-        let n = self.deliver(&msg.to_frame(), to);
+        let n = self.deliver(&msg.to_frame(), to, Origin::Local);
         self.inner.clusters.publish_ns(to, &msg, channel);
         n
     }

@@ -19,6 +19,7 @@ use super::write_queue::WriteQueue;
 use super::{Host, ShardConfig, WAKER};
 use crate::Stats;
 use crate::id::Target;
+use crate::stats::ShardCounters;
 
 /// One shard: a slab of connections and what its loop keeps between iterations.
 pub(super) struct Shard<H: Host> {
@@ -27,6 +28,8 @@ pub(super) struct Shard<H: Host> {
     pub(super) config: Config,
     pub(super) max_backlog: usize,
     pub(super) stats: Arc<Stats>,
+    /// This shard's own counters (per message; only this thread writes them).
+    pub(super) counters: Arc<ShardCounters>,
     pub(super) conns: Vec<Option<Connection<H::Conn>>>,
     pub(super) free: Vec<u32>,
     pub(super) live: usize,
@@ -50,12 +53,14 @@ pub(super) struct Shard<H: Host> {
 
 impl<H: Host> Shard<H> {
     pub(super) fn new(handle: Arc<ShardHandle>, poll: Poll, config: &ShardConfig) -> Self {
+        let index = handle.index;
         Self {
             handle,
             poll,
             config: config.session,
             max_backlog: config.max_backlog,
             stats: config.stats.clone(),
+            counters: config.stats.shard(index),
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -172,12 +177,20 @@ impl<H: Host> Shard<H> {
     fn apply(&mut self, host: &H, cmd: Cmd, now: Instant) {
         match cmd {
             Cmd::Adopt(a) => self.adopt(host, *a, now),
-            Cmd::Deliver { frame, to } => {
+            Cmd::Deliver { frame, to, at } => {
+                if let Some(at) = at {
+                    self.counters.delivering(at);
+                }
                 for t in to {
                     self.deliver(&frame, t, now);
                 }
             }
-            Cmd::DeliverOne { frame, to } => self.deliver(&frame, to, now),
+            Cmd::DeliverOne { frame, to, at } => {
+                if let Some(at) = at {
+                    self.counters.delivering(at);
+                }
+                self.deliver(&frame, to, now);
+            }
             Cmd::Close { to, code, reason } => {
                 if let Some(c) = self.target_mut(to) {
                     let _ = c.session.close(now, code, &reason);

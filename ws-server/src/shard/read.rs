@@ -67,6 +67,7 @@ impl<H: Host> Shard<H> {
         } else {
             self.read_fresh(host, slot, now)
         };
+        self.counters.bytes_received(got);
         let Some(c) = self.conn_mut(slot) else { return };
         match outcome {
             ReadOutcome::Drained => {}
@@ -222,6 +223,7 @@ impl<H: Host> Shard<H> {
                 }
                 _ => continue,
             };
+            self.counters.message_received();
             let (route, conn) = (c.route, &c.conn);
             let ok = guarded(&self.stats, "on_message", H::entry(conn).id, || {
                 host.on_message(conn, route, msg);
