@@ -11,7 +11,7 @@ use oyez_frame::CloseCode;
 use oyez_frame::session::Config;
 use tracing::{debug, error};
 
-use super::connection::{AGAIN, Connection, DIRTY};
+use super::connection::{AGAIN, Connection, DIRTY, HUP};
 use super::inbox::{Cmd, ShardHandle, take_local};
 use super::pool::{FramePool, POOL_TRIM_EVERY};
 use super::timers::Timers;
@@ -101,6 +101,11 @@ impl<H: Host> Shard<H> {
                     continue;
                 }
                 let Ok(slot) = u32::try_from(t) else { continue };
+                if (ev.is_read_closed() || ev.is_error())
+                    && let Some(c) = self.conn_mut(slot)
+                {
+                    c.flags |= HUP;
+                }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     self.read(host, slot, now);
                 }
