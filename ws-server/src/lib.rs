@@ -1,7 +1,8 @@
 //! `oyez-server`: a thin tokio WebSocket server composed from [`oyez_frame`]'s sans-IO
 //! [`Session`](oyez_frame::Session): routes per path, rooms, broadcast, send-to, user
 //! sessions and direct messages, an origin allow-list, an idle timeout, slow-client
-//! backpressure, graceful shutdown and clustering over Redis or NATS; plus a small client.
+//! backpressure, graceful shutdown, clustering over Redis or NATS (a bridge between the Tina4
+//! and mega clusters when on both) and Prometheus metrics ([`metrics`]); plus a small client.
 //! The `ws-server` binary (package `oyez`) is [`apps`] on one port.
 //!
 //! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate,

@@ -76,6 +76,10 @@ fn masked(op: OpCode, payload: &[u8]) -> BytesMut {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "metrics"),
+    ignore = "the per-message figures need the metrics feature"
+)]
 async fn a_scrape_after_known_traffic_has_the_values() {
     let mut c = config();
     c.shards = 1;

@@ -213,6 +213,10 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
     }
+
+    fn pick(&mut self, n: usize) -> usize {
+        usize::try_from(self.below(n as u64)).unwrap_or(0)
+    }
 }
 
 /// Runs the scenario on its own one-thread runtime.
@@ -571,7 +575,7 @@ async fn churn(
     while !state.stop.get() && state.churn_connects.get() < opts.max_connects {
         generation += 1;
         state.churn_connects.set(state.churn_connects.get() + 1);
-        let target = &opts.targets[rng.below(opts.targets.len() as u64) as usize];
+        let target = &opts.targets[rng.pick(opts.targets.len())];
         let (room, user) = (rng.below(opts.rooms as u64), rng.below(opts.users as u64));
         let path = format!("/rooms/soak-c{room}?user=u{user}&session=c{c}-{generation}-{nonce:x}");
         let source = client::source_addr(c, opts.sources);
@@ -648,11 +652,12 @@ async fn sample(opts: &SoakOpts, i: usize) -> io::Result<Sample> {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64;
     let rss = vm_rss(Some(pid))?;
     let text = scrape(opts.metrics[i]).await?;
+    // Every figure read here is an integer in the exposition.
     let get = |name: &str| -> u64 {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map_or(0, |v| v as u64)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     };
     Ok(Sample {
         rss,
@@ -665,8 +670,8 @@ async fn sample(opts: &SoakOpts, i: usize) -> io::Result<Sample> {
         cluster_dropped: text
             .lines()
             .filter(|l| l.starts_with("oyez_cluster_dropped_total{"))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .sum::<f64>() as u64,
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+            .sum(),
     })
 }
 
