@@ -241,19 +241,24 @@ impl MegaCluster {
     }
 
     /// A local session joined: recorded, and announced (`add`) with the roster on.
+    ///
+    /// Every roster message is queued while the roster's lock is held, so that the peers get
+    /// them in the order of the changes: a heartbeat taken before a leave can never follow
+    /// the leave's `remove` (which would bring the member back on the peers until its ttl).
     pub fn join(&self, member: Member) {
         let now = Instant::now();
-        self.inner
-            .lock_roster()
-            .join(&self.inner.o, member.clone(), now, self.inner.config.ttl);
+        let mut roster = self.inner.lock_roster();
+        roster.join(&self.inner.o, member.clone(), now, self.inner.config.ttl);
         if self.inner.config.roster == RosterDriver::Nats {
             self.inner.send_roster(RosterOp::Add(member));
         }
     }
 
-    /// A session left: forgotten, and if it was ours, announced (`remove`).
+    /// A session left: forgotten, and if it was ours, announced (`remove`), in order with
+    /// the other roster messages (see [`MegaCluster::join`]).
     pub fn leave(&self, session_id: &str) {
-        let was_local = self.inner.lock_roster().leave(session_id);
+        let mut roster = self.inner.lock_roster();
+        let was_local = roster.leave(session_id);
         if was_local && self.inner.config.roster == RosterDriver::Nats {
             self.inner.send_roster(RosterOp::Remove {
                 session_id: session_id.to_owned(),
@@ -350,12 +355,12 @@ impl Inner {
         self.send(&self.subjects.roster, r.encode());
     }
 
+    /// Our members, announced; queued under the roster's lock, so in order with the joins
+    /// and leaves (see [`MegaCluster::join`]).
     fn heartbeat(&self) {
-        let members = {
-            let mut roster = self.lock_roster();
-            roster.refresh_own(&self.o, Instant::now(), self.config.ttl);
-            roster.local_members()
-        };
+        let mut roster = self.lock_roster();
+        roster.refresh_own(&self.o, Instant::now(), self.config.ttl);
+        let members = roster.local_members();
         self.send_roster(RosterOp::Heartbeat(members));
     }
 
@@ -416,5 +421,87 @@ impl Inner {
             }
             _ => debug!("roster: unknown op ignored"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::memory::MemoryHub;
+
+    /// Heartbeats (from a timer or a peer's sync request, on another thread) and a
+    /// session's joins and leaves reach the peers in the order of the changes: a heartbeat
+    /// never lists a session after its `remove` (before its next `add`), which would bring
+    /// it back on the peers until its ttl (the soak saw rosters settle only by expiry).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn roster_messages_keep_the_order_of_the_changes() {
+        let hub = MemoryHub::new();
+        let mut config = MegaConfig::new("order");
+        config.roster = RosterDriver::Nats;
+        config.ttl = Duration::from_secs(600);
+        let (a, _incoming) = MegaCluster::start(Arc::new(hub.transport()), config)
+            .await
+            .unwrap();
+        let tap = hub.transport();
+        let mut rx = tap.subscribe(&[a.subjects().roster.clone()]).await.unwrap();
+        // Members enough that a heartbeat takes a while to encode.
+        for k in 0..100 {
+            a.join(Member::new("/ns", &format!("filler-{k}"), "u", None));
+        }
+        let inner = a.inner.clone();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let beats = std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                inner.heartbeat();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let (mut present, mut stale, mut beats_with) = (false, 0u32, 0u32);
+        // By the bytes (cheap: heartbeats are long), as the encoder writes them.
+        let mut check = |payload: &[u8]| {
+            let text = std::str::from_utf8(payload).unwrap();
+            let ours = text.contains(r#""sessionId":"s""#);
+            if text.contains(r#""op":"add""#) && ours {
+                present = true;
+            } else if text.contains(r#""op":"remove""#) && ours {
+                present = false;
+            } else if text.contains(r#""op":"heartbeat""#) && ours {
+                beats_with += 1;
+                if !present {
+                    stale += 1;
+                }
+            }
+        };
+        for i in 0..2000u32 {
+            a.join(Member::new("/ns", "s", "u", None));
+            // Present for a while (now and then), then gone: heartbeats fall on both sides.
+            let spin = std::time::Instant::now();
+            while spin.elapsed() < Duration::from_micros(u64::from(i % 7) * 100) {
+                std::hint::spin_loop();
+            }
+            a.leave("s");
+            while let Ok(m) = rx.try_recv() {
+                check(&m.payload);
+            }
+            tokio::task::yield_now().await;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        beats.join().unwrap();
+        while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            check(&m.payload);
+        }
+        let stats = a.stats();
+        assert_eq!(
+            Stats::get(&stats.publish_dropped),
+            0,
+            "every message went out"
+        );
+        assert_eq!(Stats::get(&tap.stats().receive_dropped), 0, "and was seen");
+        assert!(beats_with > 0, "some heartbeats listed the session");
+        assert_eq!(
+            stale, 0,
+            "{stale} heartbeats listed the session after its remove"
+        );
     }
 }
