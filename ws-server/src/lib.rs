@@ -139,7 +139,7 @@ pub use message::Message;
 pub use metrics::{Metrics, MetricsEndpoint};
 pub use registry::SessionInfo;
 pub use server::Server;
-pub use stats::Stats;
+pub use stats::{Stats, Traffic};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -169,19 +169,32 @@ impl Stats {
     /// The close codes counted one by one (1000 to 1003 and 1005 to 1011).
     pub const CLOSE_CODES: &'static [u16] = &CLOSE_CODES;
 
-    /// Messages received from clients and queued for them, and the bytes read from and
-    /// written to their sockets, since start: `[received, received bytes, sent, sent bytes]`.
-    /// Zero when the crate is built without its `metrics` feature (then the shards do not
-    /// count per message).
-    pub fn traffic(&self) -> [u64; 4] {
+    /// Messages and bytes from and to clients since start, added up over the shards. Zero
+    /// when the crate is built without its `metrics` feature (then the shards do not count
+    /// per message).
+    pub fn traffic(&self) -> Traffic {
         let t = self.totals();
-        [
-            t.received_messages,
-            t.received_bytes,
-            t.sent_messages,
-            t.sent_bytes,
-        ]
+        Traffic {
+            received_messages: t.received_messages,
+            received_bytes: t.received_bytes,
+            sent_messages: t.sent_messages,
+            sent_bytes: t.sent_bytes,
+        }
     }
+}
+
+/// Messages and bytes from and to clients ([`Stats::traffic`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Traffic {
+    /// Whole messages received from clients (handed to their handlers).
+    pub received_messages: u64,
+    /// Bytes read from clients' sockets after their upgrade requests.
+    pub received_bytes: u64,
+    /// Messages queued for clients, one per recipient (control frames not included).
+    pub sent_messages: u64,
+    /// Bytes written to clients' sockets (the `101` responses included).
+    pub sent_bytes: u64,
 }
 
 #[cfg(test)]

@@ -218,6 +218,12 @@ async fn a_scrape_after_known_traffic_has_the_values() {
         assert_eq!(v(&m2, key), want, "{key}");
     }
     assert_eq!(server.stats().rejected_with(503), 1);
+    let traffic = server.stats().traffic();
+    assert_eq!(
+        traffic.received_messages as f64,
+        v(&m2, "oyez_received_messages_total")
+    );
+    assert_eq!(traffic.sent_bytes as f64, v(&m2, "oyez_sent_bytes_total"));
     assert_eq!(server.stats().closed_with(Some(1006)), 1);
     server.shutdown().await;
 }

@@ -44,8 +44,12 @@ impl Server {
     /// instances as a `tina4:ws` envelope (carrying the first excluded connection id: the
     /// wire has room for one), even when it has no member here, as the reference does. With
     /// the mega cluster on, a user's messages go to the user's sessions on the other
-    /// instances as a `direct` envelope (a text that is JSON as that JSON, other text as a
-    /// JSON string; binary stays here). Namespace broadcasts to the mega cluster are
+    /// instances as a `direct` envelope, and a path's as a `bcast` for that namespace (a
+    /// text that is JSON as that JSON, other text as a JSON string; binary stays off the
+    /// mega wire). With both clusters on, the mega copy of what also went over Tina4 is a
+    /// bridged copy (see [`crate::_design`], the bridge). A client's message to all or a
+    /// room reaches mega nodes too through [`crate::Conn::relay`], which knows the sender's
+    /// namespace. Namespace broadcasts with a channel or excepted sessions are
     /// [`Server::broadcast_ns`].
     pub fn broadcast(&self, to: Audience<'_>, msg: impl Into<Message>) -> usize {
         self.broadcast_from(None, to, msg.into())
