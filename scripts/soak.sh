@@ -10,6 +10,9 @@
 #   bash scripts/soak.sh                       # 60 s (what CI runs)
 #   SOAK_SECONDS=600 bash scripts/soak.sh      # ten minutes
 #
+# The servers' roster ttl is 10 s and they get 8 s to come back: a session that left must be
+# removed from the other server's roster, not expire there.
+#
 # Settings: SOAK_SECONDS (60), SOAK_STAYERS (200), SOAK_CHURNERS (2000), SOAK_RATE (20 msgs/s
 # per publisher), SOAK_OUT (target/soak), SOAK_BUILD (1: build release first; 0: use what is
 # built). Its brokers listen on free ports of 127.0.0.1 and are stopped at the end; the
@@ -92,7 +95,7 @@ log "running ${SECS}s: $STAYERS stayers, $CHURNERS churners, $RATE msgs/s per pu
 status=0
 "$LOADER" soak --urls "ws://127.0.0.1:$WS1,ws://127.0.0.1:$WS2" \
     --metrics "127.0.0.1:$M1,127.0.0.1:$M2" --server-pids "$P1,$P2" \
-    --stayers "$STAYERS" --churners "$CHURNERS" --rate "$RATE" --seconds "$SECS" \
+    --stayers "$STAYERS" --churners "$CHURNERS" --rate "$RATE" --seconds "$SECS" --settle-s 8 \
     >"$OUT/report.json" 2>"$OUT/load.log" || status=$?
 cat "$OUT/report.json"
 python3 - "$OUT/report.json" <<'PY' >&2 || true

@@ -476,7 +476,7 @@ mod tests {
         for i in 0..2000u32 {
             a.join(Member::new("/ns", "s", "u", None));
             // Present for a while (now and then), then gone: heartbeats fall on both sides.
-            let spin = std::time::Instant::now();
+            let spin = Instant::now();
             while spin.elapsed() < Duration::from_micros(u64::from(i % 7) * 100) {
                 std::hint::spin_loop();
             }
