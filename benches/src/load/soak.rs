@@ -118,19 +118,6 @@ impl Sample {
             )
     }
 
-    fn min(&self, o: &Self) -> Self {
-        Self {
-            rss: self.rss.min(o.rss),
-            fds: self.fds.min(o.fds),
-            connections: self.connections.min(o.connections),
-            paths: self.paths.min(o.paths),
-            rooms: self.rooms.min(o.rooms),
-            users: self.users.min(o.users),
-            roster: self.roster.min(o.roster),
-            cluster_dropped: self.cluster_dropped.min(o.cluster_dropped),
-        }
-    }
-
     fn max(&self, o: &Self) -> Self {
         Self {
             rss: self.rss.max(o.rss),
@@ -248,24 +235,26 @@ async fn run_local(opts: &SoakOpts) -> io::Result<Report> {
         c.send(&warm, 0..1, 0).await?;
         c.close(Duration::from_secs(2)).await?;
     }
-    let mut baseline = Vec::with_capacity(n);
-    let bound = Instant::now() + Duration::from_secs(5);
+    // The baseline: three readings in a row, 200 ms apart, with no connection and the same
+    // descriptors (a scrape's own socket may still be closing, Redis' publishing connection
+    // may still be opening).
+    let mut baseline: Vec<Sample> = Vec::with_capacity(n);
+    let bound = Instant::now() + Duration::from_secs(10);
+    let mut same = 0;
     loop {
-        baseline.clear();
+        let mut now = Vec::with_capacity(n);
         for i in 0..n {
-            baseline.push(sample(opts, i).await?);
+            now.push(sample(opts, i).await?);
         }
-        if baseline.iter().all(|b| b.connections == 0) || Instant::now() > bound {
+        let steady = now.iter().all(|s| s.connections == 0)
+            && now.len() == baseline.len()
+            && now.iter().zip(&baseline).all(|(a, b)| a.fds == b.fds);
+        same = if steady { same + 1 } else { 0 };
+        baseline = now;
+        if same >= 2 || Instant::now() > bound {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // The least of a few readings: a scrape's own connection may still be closing.
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        for (i, b) in baseline.iter_mut().enumerate() {
-            *b = b.min(&sample(opts, i).await?);
-        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let state = Rc::new(State {
         published: RefCell::new(vec![0; n]),
