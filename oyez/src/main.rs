@@ -7,8 +7,8 @@ mod settings;
 use std::process::ExitCode;
 
 use oyez_backplane::transport::memory::MemoryHub;
-use oyez_server::Builder;
 use oyez_server::apps::Site;
+use oyez_server::{Builder, MetricsEndpoint};
 use tracing_subscriber::EnvFilter;
 
 use settings::{SETTINGS, Settings};
@@ -18,7 +18,8 @@ fn usage() -> String {
         "ws-server: a WebSocket broadcast server\n\n\
          Routes: /echo (echo), /rooms/<name> (room relay), /all (everyone), any other path (same-path relay),\n\
          ?user=U&session=S on any path (user session; {\"type\":\"direct\",\"to\":\"U2\",\"payload\":..} reaches U2),\n\
-         GET /healthz, and /api/roster|broadcast|direct when WS_API_TOKEN is set.\n\n\
+         GET /healthz, /api/roster|broadcast|direct when WS_API_TOKEN is set, and the Prometheus metrics\n\
+         at GET /metrics on WS_METRICS_ADDR (or on this port behind WS_METRICS_TOKEN).\n\n\
          Identities: without WS_JWT_SECRET or WS_JWT_PUBLIC_KEY they are UNAUTHENTICATED (anyone may\n\
          claim any ?user=, and GET /chat/roster lists user ids). With one, every connection needs a JWT\n\
          (Authorization: Bearer, ?token=, or the subprotocol bearer.<token> beside oyez) whose sub is\n\
@@ -58,7 +59,24 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let site = Site::new(settings.api_token);
+    let metrics = &settings.metrics;
+    let endpoint = MetricsEndpoint::new()
+        .token(metrics.token.clone())
+        .path_labels(metrics.path_labels);
+    let mut site = Site::new(settings.api_token);
+    if metrics.on_main_port() {
+        site = site.with_metrics(endpoint.clone());
+    }
+    let metrics_listener = match metrics.addr {
+        None => None,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot listen for the metrics");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let mut builder = auth::mount(Builder::new(settings.server), site, settings.auth);
     // One in-process hub serves every `memory` backplane of this process.
     let hub = MemoryHub::new();
@@ -93,6 +111,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(listener) = metrics_listener {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "metrics at GET /metrics");
+        }
+        tokio::spawn(endpoint.serve(listener, server.clone()));
+    } else if settings.metrics.on_main_port() {
+        tracing::info!("metrics at GET /metrics on the WebSocket port (bearer token)");
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -27,6 +27,8 @@ pub(crate) struct Settings {
     pub(crate) clusters: ClusterSettings,
     /// `WS_JWT_*`: signed identities, when a secret or a public key is set.
     pub(crate) auth: Option<oyez_server::apps::auth::Verifier>,
+    /// Where and how the Prometheus metrics are served (`WS_METRICS_*`).
+    pub(crate) metrics: MetricsSettings,
     /// `RUST_LOG`: the log filter (`info` by default).
     pub(crate) log_filter: String,
 }
@@ -53,6 +55,7 @@ impl Settings {
                 issuer: get("WS_JWT_ISSUER"),
                 audience: get("WS_JWT_AUDIENCE"),
             })?,
+            metrics: metrics_from_env(&get)?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
         })
     }
@@ -167,6 +170,21 @@ pub(crate) const SETTINGS: &[SettingDoc] = &[
         help: "when set, a token's aud must be or include it",
     },
     SettingDoc {
+        env: "WS_METRICS_ADDR",
+        default: "(unset: none)",
+        help: "host:port of a listener of its own that serves the Prometheus metrics at GET /metrics (bind it to a private address)",
+    },
+    SettingDoc {
+        env: "WS_METRICS_TOKEN",
+        default: "(unset)",
+        help: "bearer token for GET /metrics; without WS_METRICS_ADDR it also serves /metrics on the WebSocket port",
+    },
+    SettingDoc {
+        env: "WS_METRICS_PATHS",
+        default: "false",
+        help: "true: also export connections per path (oyez_path_connections{path}; one series per distinct path)",
+    },
+    SettingDoc {
         env: "RUST_LOG",
         default: "info",
         help: "log filter (tracing-subscriber EnvFilter syntax); logs go to stderr",
@@ -238,6 +256,36 @@ fn server_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ServerConfig
     config.limit_loopback = parse_bool(get, "TINA4_WS_LIMIT_LOOPBACK")?.unwrap_or(false);
     config.shards = parse(get, "TINA4_WS_SHARDS")?.unwrap_or(0);
     Ok(config)
+}
+
+/// Where the Prometheus metrics are served.
+#[derive(Debug, Default)]
+pub(crate) struct MetricsSettings {
+    /// `WS_METRICS_ADDR`: a listener of its own.
+    pub(crate) addr: Option<SocketAddr>,
+    /// `WS_METRICS_TOKEN`: required wherever `/metrics` is served; without `addr`, it
+    /// serves `/metrics` on the WebSocket port.
+    pub(crate) token: Option<String>,
+    /// `WS_METRICS_PATHS`: per-path connection counts.
+    pub(crate) path_labels: bool,
+}
+
+impl MetricsSettings {
+    /// Whether `/metrics` is on the WebSocket port (a token without a listener of its own).
+    pub(crate) const fn on_main_port(&self) -> bool {
+        self.addr.is_none() && self.token.is_some()
+    }
+}
+
+fn metrics_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<MetricsSettings, SettingError> {
+    let path_labels = parse_bool(get, "WS_METRICS_PATHS")?.unwrap_or(false);
+    Ok(MetricsSettings {
+        addr: parse(get, "WS_METRICS_ADDR")?,
+        token: get("WS_METRICS_TOKEN"),
+        path_labels,
+    })
 }
 
 /// The clusters the binary joins, from the environment.
@@ -520,6 +568,27 @@ mod tests {
             ("WS_JWT_LEEWAY", "-1"),
             ("WS_JWT_ALGORITHM", "none"),
         ] {
+            let e = settings(&[(name, value)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn metrics() {
+        let m = settings(&[]).unwrap().metrics;
+        assert!(m.addr.is_none() && m.token.is_none() && !m.path_labels && !m.on_main_port());
+        let m = settings(&[("WS_METRICS_TOKEN", "t")]).unwrap().metrics;
+        assert!(m.on_main_port());
+        let m = settings(&[
+            ("WS_METRICS_ADDR", "127.0.0.1:9464"),
+            ("WS_METRICS_TOKEN", "t"),
+            ("WS_METRICS_PATHS", "1"),
+        ])
+        .unwrap()
+        .metrics;
+        assert_eq!(m.addr, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
+        assert!(m.path_labels && !m.on_main_port());
+        for (name, value) in [("WS_METRICS_ADDR", "9464"), ("WS_METRICS_PATHS", "maybe")] {
             let e = settings(&[(name, value)]).unwrap_err();
             assert!(e.to_string().contains(name), "{e}");
         }

@@ -94,7 +94,9 @@ mod stats;
 pub mod transport;
 
 pub use backoff::Backoff;
-pub use cluster::mega::{MegaCluster, MegaConfig, MegaIncoming, RosterDriver};
+pub use cluster::mega::{
+    BRIDGED_SUFFIX, MegaCluster, MegaConfig, MegaIncoming, RosterDriver, RosterSize,
+};
 pub use cluster::tina4::Tina4Cluster;
 pub use config::{BackplaneConfig, BackplaneKind};
 pub use error::Error;

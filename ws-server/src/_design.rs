@@ -21,7 +21,8 @@
 //! deadline (503 if it has not decided by then, 500 if it panics or decides what the server
 //! cannot do), which accepts (with a subprotocol, an identity and headers) or refuses with its
 //! status. Each refusal counts in
-//! [`Stats::handshakes_rejected`](crate::Stats::handshakes_rejected). The `101` is prepared
+//! [`Stats::handshakes_rejected`](crate::Stats::handshakes_rejected) and by status
+//! ([`Stats::rejected_with`](crate::Stats::rejected_with)). The `101` is prepared
 //! but not written: the shard writes it once the connection is registered (with its
 //! identity, if the hook gave one: the user session, fixed, before `on_open`), so a client
 //! that has seen it is reached by every broadcast sent after. A connection counts against its
@@ -115,12 +116,42 @@
 //!
 //! | audience | Tina4 (`tina4:ws`) | mega (`<prefix>.<app>.*`) |
 //! | --- | --- | --- |
-//! | all | `kind:"all"` | — |
-//! | a path | `kind:"path"` | `bcast` for the namespace, through [`Server::broadcast_ns`](crate::Server::broadcast_ns) |
-//! | a room | `kind:"room"` | — |
-//! | a user | — | `direct` (text: JSON as it is, other text as a JSON string) |
+//! | all | `kind:"all"` | `bcast` for the sender's path, when a client's message is relayed ([`Conn::relay`](crate::Conn::relay)) |
+//! | a path | `kind:"path"` | `bcast` for the namespace (also [`Server::broadcast_ns`](crate::Server::broadcast_ns), with a channel) |
+//! | a room | `kind:"room"` | `bcast` for the sender's path, when relayed ([`Conn::relay`](crate::Conn::relay)) |
+//! | a user | — | `direct` |
 //! | except connections | `exclude`: the first id (the wire has room for one) | — |
 //! | except sessions | — | `exceptSessionIds` |
 //!
-//! Delivery across instances is at most once, in per-publisher order, with every drop
-//! counted (`oyez_backplane::Stats`); see `oyez-backplane` for the transports.
+//! Mega carries JSON: a text that is JSON goes as it is, other text as a JSON string, binary
+//! not at all. Delivery across instances is at most once, in per-publisher order, with every
+//! drop counted (`oyez_backplane::Stats`); see `oyez-backplane` for the transports.
+//!
+//! # The bridge (`cluster`)
+//!
+//! A server in both clusters is a bridge: a message goes to each cluster that can say who it
+//! is for, so a client's relayed path, room or all message goes out twice, as a Tina4
+//! envelope and as a mega `bcast`. The mega copy is then marked as bridged (its `o` is the
+//! instance id followed by [`BRIDGED_SUFFIX`](oyez_backplane::BRIDGED_SUFFIX)): another
+//! server in both clusters skips it (counted in `oyez_bridge_copies_skipped_total`), since
+//! the Tina4 envelope reaches it too, while mega nodes deliver it; our own copies coming back
+//! are echoes. What arrives from either cluster is delivered and never published again, so
+//! bridges make no loops and no duplicates: a Tina4 peer's messages reach the bridges'
+//! clients and not the mega nodes', and the other way round. The bridges are assumed to
+//! share both clusters.
+//!
+//! # Counting (`stats`, `metrics`)
+//!
+//! Per-message figures are counted per shard ([`Stats`](crate::Stats) holds one set of
+//! counters per shard, each written by its shard's thread only: a relaxed load and store,
+//! no lock, no map lookup, no cache line shared between shards): bytes read and written,
+//! messages received and queued, closes by code, and the delivery-time histogram. The
+//! accept side counts refusals by status (every refusal goes through one function, so a new
+//! one is counted with no change elsewhere), the server its connections, relays and skipped
+//! bridged copies, the backplane its envelopes. Nothing is recorded for the metrics:
+//! [`Metrics`](crate::Metrics) reads it all at scrape time, the registry's and the roster's
+//! sizes too. A broadcast is stamped once where it starts on this instance (the local
+//! publish, or the relay task's receipt of a decoded envelope), and each shard it reaches
+//! records the time to the moment it queues the frame for its recipients; single sends are
+//! not stamped. Without the crate's `metrics` feature the shards count nothing per message
+//! and read no clock.

@@ -8,7 +8,7 @@ use oyez_frame::CloseCode;
 
 use crate::registry::{ConnEntry, SessionInfo};
 use crate::request::RequestInfo;
-use crate::{ConnId, Message, Server};
+use crate::{Audience, ConnId, Message, Server};
 
 /// What a route does with its connections. Every method has a default that does nothing, so
 /// a handler implements only what it needs.
@@ -112,6 +112,23 @@ impl Conn {
     /// dropped as a slow client.
     pub fn send(&self, msg: impl Into<Message>) -> bool {
         self.server.push_one(&self.entry, &msg.into().to_frame())
+    }
+
+    /// Relays a message from this connection's client to `to`: [`Server::broadcast`], and
+    /// with the mega cluster on, an all or a room audience also goes to the mega cluster as
+    /// a `bcast` for the namespace that is this connection's path (a path audience goes
+    /// there as a `bcast` for its own path either way; text only: the mega wire carries
+    /// JSON). With both clusters on, the server is a bridge: see [`crate::_design`].
+    ///
+    /// ```no_run
+    /// # fn demo(conn: &oyez_server::Conn, msg: oyez_server::Message) {
+    /// use oyez_server::Audience;
+    /// conn.relay(Audience::room("lobby").except(conn.id()), msg);
+    /// # }
+    /// ```
+    pub fn relay(&self, to: Audience<'_>, msg: impl Into<Message>) -> usize {
+        self.server
+            .broadcast_from(Some(&self.entry.path), to, msg.into())
     }
 
     /// Starts the close handshake with `code` and `reason`.

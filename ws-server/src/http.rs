@@ -60,6 +60,14 @@ impl HttpRequest {
         self.head.header_str(name)
     }
 
+    /// Whether the request carries `Authorization: Bearer <token>` with this `token`
+    /// (compared in constant time).
+    pub fn has_bearer(&self, token: &str) -> bool {
+        self.header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), token.as_bytes()))
+    }
+
     /// The request head, with every header.
     pub const fn head(&self) -> &Request {
         &self.head
@@ -176,6 +184,11 @@ impl HttpResponse {
     }
 }
 
+/// Equal bytes, in a time that depends on the lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// What [`HttpHandler::handle`] returns: a future of the response, or `None` to leave the
 /// request to the server (426 on a WebSocket route, 404 elsewhere).
 pub type HttpFuture<'a> = Pin<Box<dyn Future<Output = Option<HttpResponse>> + Send + 'a>>;
@@ -206,5 +219,16 @@ where
 {
     fn handle<'a>(&'a self, req: &'a HttpRequest, server: &'a Server) -> HttpFuture<'a> {
         Box::pin(std::future::ready(self(req, server)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_comparison() {
+        use super::constant_time_eq;
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secre"));
     }
 }

@@ -1,7 +1,8 @@
 //! `oyez-server`: a thin tokio WebSocket server composed from [`oyez_frame`]'s sans-IO
 //! [`Session`](oyez_frame::Session): routes per path, rooms, broadcast, send-to, user
 //! sessions and direct messages, an origin allow-list, an idle timeout, slow-client
-//! backpressure, graceful shutdown and clustering over Redis or NATS; plus a small client.
+//! backpressure, graceful shutdown, clustering over Redis or NATS (a bridge between the Tina4
+//! and mega clusters when on both) and Prometheus metrics ([`metrics`]); plus a small client.
 //! The `ws-server` binary (package `oyez`) is [`apps`] on one port.
 //!
 //! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate,
@@ -20,6 +21,7 @@
 //! | cluster instances | [`Builder::tina4_cluster`], [`Builder::mega_cluster`]; the wire mapping in [`_design`] |
 //! | limits, timeouts, backpressure, shards | [`ServerConfig`] |
 //! | counters | [`Server::stats`], [`Stats`] |
+//! | Prometheus metrics | [`Server::metrics`], [`Metrics`], [`MetricsEndpoint`], [`metrics`] |
 //! | how a connection is read, written, timed and closed | [`_design`] |
 //! | a client | [`client`] |
 //! | the binary's routes, demo page and API | [`apps`] |
@@ -129,6 +131,7 @@ pub mod _design;
 pub mod apps;
 pub mod client;
 pub mod http;
+pub mod metrics;
 pub mod upgrade;
 
 pub use audience::{Audience, Scope};
@@ -139,9 +142,10 @@ pub use handler::{Conn, Handler, NoopHandler};
 pub use http::{HttpFuture, HttpHandler, HttpRequest, HttpResponse};
 pub use id::ConnId;
 pub use message::Message;
+pub use metrics::{Metrics, MetricsEndpoint};
 pub use registry::SessionInfo;
 pub use server::Server;
-pub use stats::Stats;
+pub use stats::{Stats, Traffic};
 pub use upgrade::{Decision, Identity, Protocols, UpgradeHook, UpgradeRequest};
 
 /// The README's examples, compiled and run as doc tests.

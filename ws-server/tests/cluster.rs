@@ -13,7 +13,7 @@ use oyez_server::{Builder, Message, Server};
 
 use crate::util::{WAIT, config, connect, eventually};
 
-async fn transport(backend: &str, hub: &MemoryHub) -> Arc<dyn Transport> {
+pub(crate) async fn transport(backend: &str, hub: &MemoryHub) -> Arc<dyn Transport> {
     match backend {
         "memory" => Arc::new(hub.transport()),
         "redis" => Arc::new(RedisTransport::connect("redis://127.0.0.1:6379").expect("redis")),
@@ -25,7 +25,7 @@ async fn transport(backend: &str, hub: &MemoryHub) -> Arc<dyn Transport> {
     }
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     use std::hash::BuildHasher;
     let r = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
     format!("{prefix}{r:016x}")
@@ -45,7 +45,7 @@ pub(crate) async fn instance(backend: &str, hub: &MemoryHub, app: &str) -> Serve
 }
 
 /// The next message containing `token` (other tests on the same broker may broadcast too).
-async fn next_with(c: &mut Client, token: &str) -> Message {
+pub(crate) async fn next_with(c: &mut Client, token: &str) -> Message {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         match tokio::time::timeout_at(deadline, c.recv())
@@ -65,7 +65,7 @@ async fn next_with(c: &mut Client, token: &str) -> Message {
 }
 
 /// Nothing containing `token` arrives for a while.
-async fn none_with(c: &mut Client, token: &str) {
+pub(crate) async fn none_with(c: &mut Client, token: &str) {
     let end = tokio::time::Instant::now() + Duration::from_millis(400);
     while let Ok(ev) = tokio::time::timeout_at(end, c.recv()).await {
         if let Ok(Some(ClientEvent::Message(m))) = ev {

@@ -199,3 +199,44 @@ async fn a_panicking_handler_closes_only_its_connection() {
     );
     assert_eq!(server.stats().handler_panics.load(Ordering::Relaxed), 1);
 }
+
+/// A peer that sends a message and hangs up at once (FIN, or a reset, right behind the data)
+/// is gone from the server: the end of its stream is read even when it arrived with the
+/// data, in the same readiness event (the soak found connections left behind otherwise).
+#[tokio::test]
+async fn a_peer_that_sends_and_hangs_up_at_once_is_gone() {
+    use tokio::io::AsyncWriteExt;
+    let server = start(config()).await;
+    let mut frame = bytes::BytesMut::new();
+    oyez_frame::Encoder::new(oyez_frame::Role::Client).encode(
+        oyez_frame::OpCode::Text,
+        true,
+        b"bye",
+        &mut frame,
+    );
+    for i in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .unwrap();
+        s.write_all(&upgrade_request("/rooms/quiet", ""))
+            .await
+            .unwrap();
+        let mut head = [0u8; 1024];
+        let mut got = 0;
+        while !head[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+            got += s.read(&mut head[got..]).await.unwrap();
+        }
+        eventually("registered", || server.client_count() == 1).await;
+        s.write_all(&frame).await.unwrap();
+        if i % 2 == 0 {
+            s.shutdown().await.unwrap();
+            drop(s);
+        } else {
+            // A reset: SO_LINGER 0 never blocks in close.
+            #[allow(deprecated)]
+            s.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(s);
+        }
+        eventually("the peer is gone", || server.client_count() == 0).await;
+    }
+}

@@ -30,3 +30,7 @@ mod auth_dm;
 mod fuzz_seeds;
 // The chat demo's HTTP routes: the page and the public roster of its rooms.
 mod demo;
+// The Prometheus endpoint: values after known traffic, formats, its own listener.
+mod metrics;
+// The bridge: both clusters at once, with Tina4-only, mega-only and raw reference peers.
+mod bridge;

@@ -5,6 +5,7 @@
 //! ws-load echo      --url ws://127.0.0.1:8080/echo --connections 100 --size 20 [--depth 1]
 //! ws-load broadcast --url ws://127.0.0.1:8080/all  --subscribers 1000 --size 64 [--window 8 | --burst 1000]
 //! ws-load idle      --url ws://127.0.0.1:8080/echo --connections 10000 --server-pid PID
+//! ws-load soak      --urls ws://127.0.0.1:8081,ws://127.0.0.1:8082 --metrics A,B --server-pids P,Q
 //! ```
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use oyez_benches::load::broadcast::{self, BroadcastOpts};
 use oyez_benches::load::client::Target;
 use oyez_benches::load::echo::{self, EchoOpts};
 use oyez_benches::load::idle::{self, IdleOpts};
+use oyez_benches::load::soak::{self, SoakOpts};
 
 const USAGE: &str = "\
 ws-load: end-to-end WebSocket load scenarios (one thread; pin it with taskset)
@@ -27,12 +29,17 @@ ws-load: end-to-end WebSocket load scenarios (one thread; pin it with taskset)
                     [--server-pid PID]
   ws-load idle      --server-pid PID [--url ws://127.0.0.1:8080/echo] [--connections 10000]
                     [--sources 50] [--settle-ms 1000]
+  ws-load soak      --urls URL,URL --metrics HOST:PORT,HOST:PORT --server-pids PID,PID
+                    [--stayers 200] [--churners 2000] [--rooms 50] [--users 500] [--rate 20]
+                    [--seconds 60] [--max-connects 10000000] [--sources 20] [--sample-ms 1000]
+                    [--settle-s 30]
 
 Every run is bounded by --messages (or --connections) and by --seconds (plus 2 s for replies
 in flight). Messages are binary and carry a sequence number and a timestamp (size >= 16).
 With --server-pid, the server's CPU time (/proc/PID/stat) is reported next to ours
 (getrusage), with messages (deliveries) per server CPU-second. The result is one JSON object
-on stdout.
+on stdout. soak exits with status 1 when its report says \"ok\": false (a stayer lost,
+duplicated or reordered a message, a server did not return to its baseline, or errors).
 ";
 
 struct Args(HashMap<String, String>);
@@ -138,6 +145,56 @@ fn run(mut argv: impl Iterator<Item = String>) -> Result<oyez_benches::load::Rep
             a.finish()?;
             idle::run(&opts)
         }
+        "soak" => {
+            let list = |a: &mut Args, key: &str| -> Result<Vec<String>, String> {
+                let v: String = a.get(key, String::new())?;
+                if v.is_empty() {
+                    return Err(format!("soak needs --{key}"));
+                }
+                Ok(v.split(',').map(str::to_owned).collect())
+            };
+            let targets = list(&mut a, "urls")?
+                .iter()
+                .map(|u| Target::parse(u).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let metrics = list(&mut a, "metrics")?
+                .iter()
+                .map(|m| {
+                    m.parse()
+                        .map_err(|_| format!("--metrics: bad address {m:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let server_pids = list(&mut a, "server-pids")?
+                .iter()
+                .map(|p| {
+                    p.parse()
+                        .map_err(|_| format!("--server-pids: bad pid {p:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if targets.len() != metrics.len() || targets.len() != server_pids.len() {
+                return Err("--urls, --metrics and --server-pids need one entry per server".into());
+            }
+            let opts = SoakOpts {
+                targets,
+                metrics,
+                server_pids,
+                stayers: a.get("stayers", 200)?,
+                churners: a.get("churners", 2000)?,
+                rooms: a.get("rooms", 50)?,
+                users: a.get("users", 500)?,
+                rate: a.get("rate", 20)?,
+                duration: seconds(&mut a)?,
+                max_connects: a.get("max-connects", 10_000_000)?,
+                sources: a.get("sources", 20)?,
+                sample_every: Duration::from_millis(a.get("sample-ms", 1000)?),
+                settle: Duration::from_secs(a.get("settle-s", 30)?),
+            };
+            if opts.stayers == 0 || opts.rooms == 0 || opts.users == 0 || opts.rate == 0 {
+                return Err("--stayers, --rooms, --users and --rate must be at least 1".into());
+            }
+            a.finish()?;
+            soak::run(&opts)
+        }
         "-h" | "--help" | "help" => return Err(String::new()),
         other => return Err(format!("unknown scenario {other:?}")),
     };
@@ -159,7 +216,11 @@ fn main() -> ExitCode {
         Ok(report) => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{report}");
-            ExitCode::SUCCESS
+            // A scenario that checks (soak) says whether it held.
+            match report.0.get("ok") {
+                Some(serde_json::Value::Bool(false)) => ExitCode::FAILURE,
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             let mut err = std::io::stderr().lock();

@@ -185,6 +185,38 @@ impl WsConn {
         }
     }
 
+    /// Closes cleanly: a masked close frame 1000, then waits (at most `wait`) for the
+    /// server's close frame or the end of the stream. Returns whether the server answered.
+    ///
+    /// # Errors
+    /// A socket error while sending the close frame.
+    pub async fn close(mut self, wait: std::time::Duration) -> io::Result<bool> {
+        let mut frame = BytesMut::with_capacity(8);
+        Encoder::new(Role::Client).encode(OpCode::Close, true, &1000u16.to_be_bytes(), &mut frame);
+        self.write_all(&mut frame.freeze()).await?;
+        let answered = tokio::time::timeout(wait, async {
+            loop {
+                while let Some(f) = self.next_frame().map_err(|_| ())? {
+                    if f.header.opcode == OpCode::Close {
+                        return Ok::<(), ()>(());
+                    }
+                }
+                self.read_some().await.map_err(|_| ())?;
+            }
+        })
+        .await;
+        Ok(matches!(answered, Ok(Ok(()))))
+    }
+
+    /// Drops the TCP connection without a close frame: with `reset`, a reset (`SO_LINGER`
+    /// 0) rather than an orderly FIN.
+    pub fn abort(self, reset: bool) {
+        if reset {
+            #[allow(deprecated)] // set_linger(0) only resets; it never blocks in close.
+            let _ = self.stream.set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+
     /// Sends the messages `seqs` of `template`, each stamped with `stamp`, in as few writes
     /// as possible.
     ///

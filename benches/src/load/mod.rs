@@ -1,5 +1,6 @@
-//! The end-to-end load tool: a small raw WebSocket client ([`client`]) and three scenarios,
-//! [`echo`], [`broadcast`] and [`idle`], each bounded in count and in time.
+//! The end-to-end load tool: a small raw WebSocket client ([`client`]) and four scenarios,
+//! [`echo`], [`broadcast`], [`idle`] and [`soak`] (churn across instances), each bounded in
+//! count and in time.
 //!
 //! Every scenario runs on one thread (a current-thread tokio runtime), so that pinning the
 //! tool to one core (`taskset -c 1`) gives it exactly one core; each report carries the
@@ -11,6 +12,7 @@ pub mod client;
 pub mod echo;
 pub mod idle;
 pub mod metrics;
+pub mod soak;
 
 use std::time::{Duration, Instant};
 

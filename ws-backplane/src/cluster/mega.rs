@@ -11,6 +11,7 @@ use tracing::debug;
 
 use super::PUBLISH_QUEUE;
 use super::roster::RosterState;
+use crate::stats::Dropped;
 use crate::transport::{RECEIVE_QUEUE, Transport};
 use crate::{Error, Stats};
 
@@ -63,6 +64,22 @@ pub enum MegaIncoming {
     Direct(Direct),
 }
 
+/// What [`MegaCluster::publish_bridged`] appends to the instance id `o` of a bridged copy:
+/// the mark that tells another bridge it has the Tina4 copy of the same message (see
+/// [`MegaCluster::is_bridged_copy`]). The reference treats `o` as opaque (WIRE-SPEC M1), so
+/// a mega node delivers a bridged copy like any other broadcast.
+pub const BRIDGED_SUFFIX: &str = "~tina4";
+
+/// How many members the roster holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RosterSize {
+    /// This instance's own members.
+    pub local: usize,
+    /// Every member this instance knows of, its own included (the cluster-wide view with
+    /// [`RosterDriver::Nats`]; with [`RosterDriver::None`] only its own).
+    pub total: usize,
+}
+
 /// The mega cluster manager. Echo suppression by instance id `o`; never re-publishes what it
 /// receives; best-effort publishing (never waits, drops and counts on failure).
 #[derive(Clone, Debug)]
@@ -73,6 +90,8 @@ pub struct MegaCluster {
 #[derive(Debug)]
 struct Inner {
     o: String,
+    /// `o` with [`BRIDGED_SUFFIX`]: the `o` of our bridged copies.
+    bridged_o: String,
     config: MegaConfig,
     subjects: Subjects,
     transport: Arc<dyn Transport>,
@@ -100,8 +119,10 @@ impl MegaCluster {
         let mut incoming = transport.subscribe(&channels).await?;
         let (publish_tx, mut publish_rx) = mpsc::channel::<(String, Bytes)>(PUBLISH_QUEUE);
         let (stopped, _) = watch::channel(false);
+        let o = oyez_envelope::new_instance_id();
         let inner = Arc::new(Inner {
-            o: oyez_envelope::new_instance_id(),
+            bridged_o: format!("{o}{BRIDGED_SUFFIX}"),
+            o,
             config,
             subjects,
             transport: transport.clone(),
@@ -189,6 +210,28 @@ impl MegaCluster {
             .send(&self.inner.subjects.bcast, broadcast.encode());
     }
 
+    /// Publishes a bridged copy of a message that this instance also published on the Tina4
+    /// cluster (a bridge's relay of one of its clients' messages): as
+    /// [`MegaCluster::publish_broadcast`], with `o` set to the instance id followed by
+    /// [`BRIDGED_SUFFIX`], so that a bridge on both clusters delivers the Tina4 copy only
+    /// ([`MegaCluster::is_bridged_copy`]) while mega nodes deliver this one. Our own copies
+    /// coming back are dropped as echoes, as any other.
+    pub fn publish_bridged(&self, mut broadcast: Broadcast) {
+        broadcast.o = Some(self.inner.bridged_o.clone());
+        self.inner
+            .send(&self.inner.subjects.bcast, broadcast.encode());
+    }
+
+    /// Whether `broadcast` is a bridged copy ([`MegaCluster::publish_bridged`]): a message
+    /// its publisher also sent on the Tina4 cluster. A server on both clusters delivers the
+    /// Tina4 envelope and skips this copy, so that its clients see the message once.
+    pub fn is_bridged_copy(broadcast: &Broadcast) -> bool {
+        broadcast
+            .o
+            .as_deref()
+            .is_some_and(|o| o.ends_with(BRIDGED_SUFFIX))
+    }
+
     /// Publishes a direct message for a user's sessions on the other instances, as this
     /// instance (its `o` is set to [`MegaCluster::instance_id`]).
     pub fn publish_direct(&self, mut direct: Direct) {
@@ -198,19 +241,24 @@ impl MegaCluster {
     }
 
     /// A local session joined: recorded, and announced (`add`) with the roster on.
+    ///
+    /// Every roster message is queued while the roster's lock is held, so that the peers get
+    /// them in the order of the changes: a heartbeat taken before a leave can never follow
+    /// the leave's `remove` (which would bring the member back on the peers until its ttl).
     pub fn join(&self, member: Member) {
         let now = Instant::now();
-        self.inner
-            .lock_roster()
-            .join(&self.inner.o, member.clone(), now, self.inner.config.ttl);
+        let mut roster = self.inner.lock_roster();
+        roster.join(&self.inner.o, member.clone(), now, self.inner.config.ttl);
         if self.inner.config.roster == RosterDriver::Nats {
             self.inner.send_roster(RosterOp::Add(member));
         }
     }
 
-    /// A session left: forgotten, and if it was ours, announced (`remove`).
+    /// A session left: forgotten, and if it was ours, announced (`remove`), in order with
+    /// the other roster messages (see [`MegaCluster::join`]).
     pub fn leave(&self, session_id: &str) {
-        let was_local = self.inner.lock_roster().leave(session_id);
+        let mut roster = self.inner.lock_roster();
+        let was_local = roster.leave(session_id);
         if was_local && self.inner.config.roster == RosterDriver::Nats {
             self.inner.send_roster(RosterOp::Remove {
                 session_id: session_id.to_owned(),
@@ -233,6 +281,16 @@ impl MegaCluster {
             }
         }
         members
+    }
+
+    /// How many members the roster holds, ours and in all.
+    pub fn roster_size(&self) -> RosterSize {
+        let wide = self.inner.config.roster == RosterDriver::Nats;
+        let (local, view) = self.inner.lock_roster().sizes();
+        RosterSize {
+            local,
+            total: if wide { view } else { local },
+        }
     }
 
     /// Graceful stop: one `remove` per local member, then no more traffic. (A crash sends
@@ -277,13 +335,15 @@ impl Inner {
     }
 
     fn send(&self, subject: &str, bytes: Vec<u8>) {
-        if *self.stopped.borrow()
-            || self
-                .publish_tx
-                .try_send((subject.to_owned(), Bytes::from(bytes)))
-                .is_err()
+        let stats = self.transport.stats();
+        if *self.stopped.borrow() {
+            stats.drop_publish(Dropped::Refused);
+        } else if self
+            .publish_tx
+            .try_send((subject.to_owned(), Bytes::from(bytes)))
+            .is_err()
         {
-            Stats::inc(&self.transport.stats().publish_dropped);
+            stats.drop_publish(Dropped::QueueFull);
         }
     }
 
@@ -295,12 +355,12 @@ impl Inner {
         self.send(&self.subjects.roster, r.encode());
     }
 
+    /// Our members, announced; queued under the roster's lock, so in order with the joins
+    /// and leaves (see [`MegaCluster::join`]).
     fn heartbeat(&self) {
-        let members = {
-            let mut roster = self.lock_roster();
-            roster.refresh_own(&self.o, Instant::now(), self.config.ttl);
-            roster.local_members()
-        };
+        let mut roster = self.lock_roster();
+        roster.refresh_own(&self.o, Instant::now(), self.config.ttl);
+        let members = roster.local_members();
         self.send_roster(RosterOp::Heartbeat(members));
     }
 
@@ -312,7 +372,9 @@ impl Inner {
             debug!(subject, error = %e, "malformed mega envelope dropped");
         };
         let own = |o: &Option<String>| {
-            let mine = o.as_deref() == Some(self.o.as_str());
+            let mine = o
+                .as_deref()
+                .is_some_and(|o| o == self.o || o == self.bridged_o);
             if mine {
                 Stats::inc(&stats.echoes);
             }
@@ -359,5 +421,87 @@ impl Inner {
             }
             _ => debug!("roster: unknown op ignored"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::memory::MemoryHub;
+
+    /// Heartbeats (from a timer or a peer's sync request, on another thread) and a
+    /// session's joins and leaves reach the peers in the order of the changes: a heartbeat
+    /// never lists a session after its `remove` (before its next `add`), which would bring
+    /// it back on the peers until its ttl (the soak saw rosters settle only by expiry).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn roster_messages_keep_the_order_of_the_changes() {
+        let hub = MemoryHub::new();
+        let mut config = MegaConfig::new("order");
+        config.roster = RosterDriver::Nats;
+        config.ttl = Duration::from_secs(600);
+        let (a, _incoming) = MegaCluster::start(Arc::new(hub.transport()), config)
+            .await
+            .unwrap();
+        let tap = hub.transport();
+        let mut rx = tap.subscribe(&[a.subjects().roster.clone()]).await.unwrap();
+        // Members enough that a heartbeat takes a while to encode.
+        for k in 0..100 {
+            a.join(Member::new("/ns", &format!("filler-{k}"), "u", None));
+        }
+        let inner = a.inner.clone();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let beats = std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                inner.heartbeat();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let (mut present, mut stale, mut beats_with) = (false, 0u32, 0u32);
+        // By the bytes (cheap: heartbeats are long), as the encoder writes them.
+        let mut check = |payload: &[u8]| {
+            let text = std::str::from_utf8(payload).unwrap();
+            let ours = text.contains(r#""sessionId":"s""#);
+            if text.contains(r#""op":"add""#) && ours {
+                present = true;
+            } else if text.contains(r#""op":"remove""#) && ours {
+                present = false;
+            } else if text.contains(r#""op":"heartbeat""#) && ours {
+                beats_with += 1;
+                if !present {
+                    stale += 1;
+                }
+            }
+        };
+        for i in 0..2000u32 {
+            a.join(Member::new("/ns", "s", "u", None));
+            // Present for a while (now and then), then gone: heartbeats fall on both sides.
+            let spin = Instant::now();
+            while spin.elapsed() < Duration::from_micros(u64::from(i % 7) * 100) {
+                std::hint::spin_loop();
+            }
+            a.leave("s");
+            while let Ok(m) = rx.try_recv() {
+                check(&m.payload);
+            }
+            tokio::task::yield_now().await;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        beats.join().unwrap();
+        while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            check(&m.payload);
+        }
+        let stats = a.stats();
+        assert_eq!(
+            Stats::get(&stats.publish_dropped),
+            0,
+            "every message went out"
+        );
+        assert_eq!(Stats::get(&tap.stats().receive_dropped), 0, "and was seen");
+        assert!(beats_with > 0, "some heartbeats listed the session");
+        assert_eq!(
+            stale, 0,
+            "{stale} heartbeats listed the session after its remove"
+        );
     }
 }

@@ -91,6 +91,11 @@ impl RosterState {
         }
     }
 
+    /// How many members: ours, and in the view (ours included).
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.local.len(), self.view.len())
+    }
+
     /// The members of `ns`, in insertion order: from the cluster-wide view, or only ours.
     pub(crate) fn members(&self, ns: &str, cluster_wide: bool) -> Vec<Member> {
         let mut out: Vec<(u64, &Member)> = if cluster_wide {

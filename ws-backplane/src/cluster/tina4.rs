@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::PUBLISH_QUEUE;
+use crate::stats::Dropped;
 use crate::transport::{RECEIVE_QUEUE, Transport};
 use crate::{Error, Stats};
 
@@ -96,7 +97,7 @@ impl Tina4Cluster {
             .try_send(Bytes::from(envelope.encode()))
             .is_err()
         {
-            Stats::inc(&self.stats().publish_dropped);
+            self.stats().drop_publish(Dropped::QueueFull);
         }
     }
 

@@ -31,9 +31,11 @@ impl MemoryHub {
 
     /// A transport on this hub.
     pub fn transport(&self) -> MemoryTransport {
+        let stats = Arc::new(Stats::default());
+        stats.set_up(true);
         MemoryTransport {
             hub: self.clone(),
-            stats: Arc::default(),
+            stats,
             closed: AtomicBool::new(false),
         }
     }
@@ -101,6 +103,7 @@ impl Transport for MemoryTransport {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.closed.store(true, Ordering::Release);
+            self.stats.set_up(false);
             let stats = Arc::as_ptr(&self.stats);
             lock(&self.hub.subs).retain(|s| Arc::as_ptr(&s.stats) != stats);
         })

@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::{BoxFuture, RECEIVE_QUEUE, Received, Transport, forward};
+use crate::stats::Dropped;
 use crate::{Backoff, Error, Stats};
 
 const KIND: &str = "nats";
@@ -49,15 +50,19 @@ impl NatsTransport {
                 async move {
                     match event {
                         async_nats::Event::Disconnected => {
+                            stats.set_up(false);
                             Stats::inc(&stats.disconnects);
                             warn!(
                                 kind = KIND,
                                 "disconnected; serving locally until it is back"
                             );
                         }
-                        async_nats::Event::Connected if Stats::get(&stats.disconnects) > 0 => {
-                            Stats::inc(&stats.reconnects);
-                            info!(kind = KIND, "reconnected");
+                        async_nats::Event::Connected => {
+                            stats.set_up(true);
+                            if Stats::get(&stats.disconnects) > 0 {
+                                Stats::inc(&stats.reconnects);
+                                info!(kind = KIND, "reconnected");
+                            }
                         }
                         _ => {}
                     }
@@ -104,7 +109,7 @@ impl Transport for NatsTransport {
                 return Err(Error::Closed);
             }
             if !self.is_connected() {
-                Stats::inc(&self.stats.publish_dropped);
+                self.stats.drop_publish(Dropped::BrokerDown);
                 return Err(Error::Disconnected(KIND));
             }
             // A connection that is up but stuck (the broker stopped reading) fills the
@@ -116,11 +121,11 @@ impl Transport for NatsTransport {
                     Ok(())
                 }
                 Ok(Err(e)) => {
-                    Stats::inc(&self.stats.publish_dropped);
+                    self.stats.drop_publish(Dropped::Refused);
                     Err(Error::backend(KIND, e))
                 }
                 Err(_) => {
-                    Stats::inc(&self.stats.publish_dropped);
+                    self.stats.drop_publish(Dropped::BrokerDown);
                     Err(Error::Disconnected(KIND))
                 }
             }
@@ -168,6 +173,7 @@ impl Transport for NatsTransport {
         Box::pin(async move {
             self.closed.send_replace(true);
             let _ = self.client.flush().await;
+            self.stats.set_up(false);
         })
     }
 

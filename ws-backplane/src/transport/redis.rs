@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::{BoxFuture, RECEIVE_QUEUE, Received, Transport, forward};
+use crate::stats::Dropped;
 use crate::{Backoff, Error, Stats};
 
 const KIND: &str = "redis";
@@ -85,7 +86,7 @@ async fn publisher(
             }
         }
         let Some(c) = conn.as_mut() else {
-            Stats::inc(&stats.publish_dropped);
+            stats.drop_publish(Dropped::BrokerDown);
             continue;
         };
         let mut cmd = redis::cmd("PUBLISH");
@@ -94,7 +95,7 @@ async fn publisher(
         match tokio::time::timeout(OP_TIMEOUT, publish).await {
             Ok(Ok(_)) => Stats::inc(&stats.published),
             outcome => {
-                Stats::inc(&stats.publish_dropped);
+                stats.drop_publish(Dropped::BrokerDown);
                 Stats::inc(&stats.disconnects);
                 warn!(
                     kind = KIND,
@@ -134,6 +135,7 @@ async fn subscriber(
         };
         match pubsub {
             Ok(Ok(pubsub)) => {
+                stats.set_up(true);
                 backoff.reset();
                 if !first {
                     Stats::inc(&stats.reconnects);
@@ -155,6 +157,7 @@ async fn subscriber(
                         return;
                     }
                 }
+                stats.set_up(false);
                 Stats::inc(&stats.disconnects);
                 warn!(
                     kind = KIND,
@@ -195,7 +198,7 @@ impl Transport for RedisTransport {
             self.publish_tx
                 .try_send((channel.to_owned(), payload))
                 .map_err(|_| {
-                    Stats::inc(&self.stats.publish_dropped);
+                    self.stats.drop_publish(Dropped::QueueFull);
                     Error::Disconnected(KIND)
                 })
         })
@@ -221,6 +224,7 @@ impl Transport for RedisTransport {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.closed.send_replace(true);
+            self.stats.set_up(false);
         })
     }
 

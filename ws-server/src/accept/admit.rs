@@ -226,7 +226,7 @@ async fn refuse(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<(), Error> {
-    Stats::add(&server.inner.stats.handshakes_rejected, 1);
+    server.inner.stats.reject(status);
     let mut out = BytesMut::new();
     hs::write_plain_response(status, headers, body, &mut out);
     stream.write_all(&out).await?;

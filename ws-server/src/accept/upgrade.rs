@@ -13,7 +13,7 @@ use tracing::debug;
 use super::{Accept, admit, plain};
 use crate::request::RequestInfo;
 use crate::shard::Adoption;
-use crate::{Error, Server, Stats};
+use crate::{Error, Server};
 
 /// Reads the request head, then upgrades or answers.
 pub(super) async fn serve(
@@ -37,7 +37,7 @@ pub(super) async fn serve(
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
-                Stats::add(&server.inner.stats.handshakes_rejected, 1);
+                server.inner.stats.reject(408);
                 let mut out = BytesMut::new();
                 hs::write_plain_response(408, &[], "handshake timeout\n", &mut out);
                 let _ = stream.write_all(&out).await;
@@ -123,7 +123,7 @@ async fn reject(
     server: &Server,
     e: oyez_frame::Error,
 ) -> Result<(), Error> {
-    Stats::add(&server.inner.stats.handshakes_rejected, 1);
+    server.inner.stats.reject(e.http_status().unwrap_or(400));
     debug!(error = %e, "upgrade rejected");
     let mut out = BytesMut::new();
     hs::write_error(&e, &mut out);
@@ -139,7 +139,7 @@ async fn respond(
     status: u16,
     body: &str,
 ) -> Result<(), Error> {
-    Stats::add(&server.inner.stats.handshakes_rejected, 1);
+    server.inner.stats.reject(status);
     let mut out = BytesMut::new();
     hs::write_plain_response(status, &[], body, &mut out);
     stream.write_all(&out).await?;

@@ -64,7 +64,7 @@ impl Handler for Rooms {
     fn on_message(&self, conn: &Conn, msg: Message) {
         if !direct_message(conn, &msg) {
             let to = Audience::room(Self::room(conn)).except(conn.id());
-            conn.server().broadcast(to, msg);
+            conn.relay(to, msg);
         }
     }
 }
@@ -80,8 +80,7 @@ impl Handler for All {
 
     fn on_message(&self, conn: &Conn, msg: Message) {
         if !direct_message(conn, &msg) {
-            conn.server()
-                .broadcast(Audience::all().except(conn.id()), msg);
+            conn.relay(Audience::all().except(conn.id()), msg);
         }
     }
 }
@@ -99,7 +98,7 @@ impl Handler for PathChat {
     fn on_message(&self, conn: &Conn, msg: Message) {
         if !direct_message(conn, &msg) {
             let to = Audience::path(conn.path()).except(conn.id());
-            conn.server().broadcast(to, msg);
+            conn.relay(to, msg);
         }
     }
 }

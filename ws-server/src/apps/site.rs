@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::http::{HttpFuture, HttpHandler, HttpRequest, HttpResponse};
 use crate::registry::roster_json;
-use crate::{Audience, ConnId, Message, Server};
+use crate::{Audience, ConnId, Message, MetricsEndpoint, Server};
 
 /// The chat demo's page.
 const CHAT_PAGE: &str = include_str!("../../static/chat.html");
@@ -42,6 +42,7 @@ const MAX_ROOM: usize = 64;
 /// | `GET /api/roster?ns=/path` | the roster of a namespace |
 /// | `POST /api/broadcast` | `{"path"?: "/p" \| "room"?: "r", "text": "…" \| "b64": "…", "exclude"?: "<conn id>" \| ["…"]}` → `{"delivered": N}` |
 /// | `POST /api/direct` | `{"userId": "u", "message": <any JSON>}` → `{"delivered": N}` |
+/// | `GET /metrics` | the Prometheus metrics, with [`Site::with_metrics`] ([`MetricsEndpoint`]: its path, its token) |
 ///
 /// `/api/*` exists only with a token, and requires `Authorization: Bearer <token>` (401
 /// otherwise; compared in constant time). Other methods on these paths get 405; other
@@ -50,6 +51,7 @@ const MAX_ROOM: usize = 64;
 pub struct Site {
     api_token: Option<String>,
     public_roster: bool,
+    metrics: Option<MetricsEndpoint>,
 }
 
 impl Default for Site {
@@ -64,6 +66,7 @@ impl Site {
         Self {
             api_token,
             public_roster: true,
+            metrics: None,
         }
     }
 
@@ -72,6 +75,13 @@ impl Site {
     #[must_use]
     pub const fn without_public_roster(mut self) -> Self {
         self.public_roster = false;
+        self
+    }
+
+    /// Also answers `metrics`' path (`GET /metrics`) with the server's Prometheus metrics.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: MetricsEndpoint) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 }
@@ -97,6 +107,9 @@ fn valid_room(room: &str) -> bool {
 
 impl Site {
     fn route(&self, req: &HttpRequest, server: &Server) -> Option<HttpResponse> {
+        if let Some(answer) = self.metrics.as_ref().and_then(|m| m.answer(req, server)) {
+            return Some(answer);
+        }
         let (method, path) = (req.method(), req.path());
         let get = matches!(method, "GET" | "HEAD");
         match path {
@@ -113,11 +126,7 @@ impl Site {
         let Some(token) = &self.api_token else {
             return Some(text(404, "not found"));
         };
-        let authorized = req
-            .header("authorization")
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), token.as_bytes()));
-        if !authorized {
+        if !req.has_bearer(token) {
             return Some(text(401, "unauthorized"));
         }
         let delivered = |n: usize| HttpResponse::json(200, format!("{{\"delivered\":{n}}}"));
@@ -206,10 +215,6 @@ fn api_direct(body: &[u8], server: &Server) -> Result<usize, &'static str> {
     Ok(server.broadcast(Audience::user(user), Message::text(message.to_string())))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,12 +235,5 @@ mod tests {
     fn the_page_is_embedded() {
         assert!(CHAT_PAGE.starts_with("<!doctype html>"));
         assert!(CHAT_PAGE.contains("/chat/roster?room="));
-    }
-
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secre"));
     }
 }

@@ -4,6 +4,19 @@
 //! instances ([`Clusters::publish`]). What arrives from other instances ([`Incoming`]) is
 //! delivered locally and never published again (no loops). How an audience maps to each
 //! wire is in `wire`, one function each way.
+//!
+//! # The bridge
+//!
+//! A server in both clusters publishes a client's relayed message on both: the Tina4
+//! envelope, and a mega `bcast` for the namespace that is the sender's path (a path
+//! audience's own path). That mega copy is marked as bridged
+//! ([`MegaCluster::publish_bridged`]: its `o` ends with
+//! [`BRIDGED_SUFFIX`](oyez_backplane::BRIDGED_SUFFIX)), so that another server in both
+//! clusters, which gets the Tina4 copy too, skips it ([`Clusters::is_bridged_copy`]) while
+//! mega-only nodes deliver it. Nothing received is published again, so any number of
+//! bridges make neither loops nor duplicates. The bridges are assumed to share both
+//! clusters: a server that is on the mega cluster and on another Tina4 cluster than the
+//! bridge's would skip the bridged copies and never get the Tina4 ones.
 
 mod wire;
 
@@ -65,17 +78,49 @@ impl ClusterPlan {
 
 impl Clusters {
     /// Publishes a local delivery for the other instances: to the Tina4 cluster whatever
-    /// its wire can say (all, a path, a room), to the mega cluster a user's direct messages
-    /// (namespace broadcasts go there through [`Clusters::publish_ns`]).
-    pub(crate) fn publish(&self, to: Audience<'_>, msg: &Message) {
+    /// its wire can say (all, a path, a room); to the mega cluster a user's direct messages,
+    /// a path's messages as a `bcast` for that namespace, and, given the namespace `ns` of
+    /// the client whose message this is (a relay, [`crate::Conn::relay`]), an all or room
+    /// message as a `bcast` for `ns`. Mega carries text only. A message that went out on
+    /// both goes to mega as a bridged copy (see the module docs). Namespace broadcasts go
+    /// to mega through [`Clusters::publish_ns`].
+    pub(crate) fn publish(&self, to: Audience<'_>, msg: &Message, ns: Option<&str>) {
+        let mut on_tina4 = false;
         if let Some(t) = &self.tina4
             && let Some(env) = wire::to_tina4(to, msg)
         {
             t.publish(env);
+            on_tina4 = true;
         }
-        if let (Some(m), Scope::User(_)) = (&self.mega, to.scope()) {
-            publish_mega(m, wire::to_mega(to, msg, Channel::Absent));
+        let Some(m) = &self.mega else { return };
+        let to = match (to.scope(), ns) {
+            (Scope::User(_) | Scope::Path(_), _) => to,
+            (Scope::All | Scope::Room(_), Some(ns)) => {
+                Audience::path(ns).except_sessions(to.excluded_sessions())
+            }
+            (Scope::All | Scope::Room(_), None) => return,
+        };
+        match wire::to_mega(to, msg, Channel::Absent) {
+            Some(MegaOut::Broadcast(b)) if on_tina4 => m.publish_bridged(b),
+            out => publish_mega(m, out),
         }
+    }
+
+    /// Whether `item` is a bridged copy that this server skips: it is on the Tina4 cluster
+    /// too, where the same message arrives (see the module docs).
+    pub(crate) fn is_bridged_copy(&self, item: &MegaIncoming) -> bool {
+        self.tina4.is_some()
+            && matches!(item, MegaIncoming::Broadcast(b) if MegaCluster::is_bridged_copy(b))
+    }
+
+    /// The Tina4 cluster, if the server joined it.
+    pub(crate) const fn tina4(&self) -> Option<&Tina4Cluster> {
+        self.tina4.as_ref()
+    }
+
+    /// The mega cluster, if the server joined it.
+    pub(crate) const fn mega(&self) -> Option<&MegaCluster> {
+        self.mega.as_ref()
     }
 
     /// Publishes a mega namespace broadcast (`to` is a path) on `channel`. `msg` must be

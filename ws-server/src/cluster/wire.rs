@@ -3,9 +3,9 @@
 //!
 //! | audience | Tina4 (`tina4:ws`) | mega (`<prefix>.<app>.*`) |
 //! | --- | --- | --- |
-//! | all | `kind:"all"` | — |
+//! | all | `kind:"all"` | — (a client's relayed message: `bcast` for its path, as path `p`) |
 //! | path `p` | `kind:"path"`, `path:p` | `bcast`, `ns:p` |
-//! | room `r` | `kind:"room"`, `room:r` | — |
+//! | room `r` | `kind:"room"`, `room:r` | — (a client's relayed message: `bcast` for its path, as path `p`) |
 //! | user `u` | — | `direct`, `userId:u` |
 //! | except connections | `exclude`: the first id only (the wire has room for one, WIRE-SPEC T1) | — |
 //! | except sessions | — | `exceptSessionIds` |

@@ -6,6 +6,7 @@
 
 mod entry;
 mod session;
+mod sizes;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -7,6 +7,7 @@ use oyez_frame::CloseCode;
 
 use super::Server;
 use crate::registry::SessionInfo;
+use crate::stats::Origin;
 use crate::{Audience, ConnId, Message, Stats};
 
 impl Server {
@@ -43,13 +44,23 @@ impl Server {
     /// instances as a `tina4:ws` envelope (carrying the first excluded connection id: the
     /// wire has room for one), even when it has no member here, as the reference does. With
     /// the mega cluster on, a user's messages go to the user's sessions on the other
-    /// instances as a `direct` envelope (a text that is JSON as that JSON, other text as a
-    /// JSON string; binary stays here). Namespace broadcasts to the mega cluster are
+    /// instances as a `direct` envelope, and a path's as a `bcast` for that namespace (a
+    /// text that is JSON as that JSON, other text as a JSON string; binary stays off the
+    /// mega wire). With both clusters on, the mega copy of what also went over Tina4 is a
+    /// bridged copy (see [`crate::_design`], the bridge). A client's message to all or a
+    /// room reaches mega nodes too through [`crate::Conn::relay`], which knows the sender's
+    /// namespace. Namespace broadcasts with a channel or excepted sessions are
     /// [`Server::broadcast_ns`].
     pub fn broadcast(&self, to: Audience<'_>, msg: impl Into<Message>) -> usize {
-        let msg = msg.into();
-        let n = self.deliver(&msg.to_frame(), to);
-        self.inner.clusters.publish(to, &msg);
+        self.broadcast_from(None, to, msg.into())
+    }
+
+    /// [`Server::broadcast`], for a message from a client on namespace `ns` (its path) when
+    /// given: with the mega cluster on, an all or room audience then goes to mega too, as a
+    /// `bcast` for `ns` ([`crate::Conn::relay`]).
+    pub(crate) fn broadcast_from(&self, ns: Option<&str>, to: Audience<'_>, msg: Message) -> usize {
+        let n = self.deliver(&msg.to_frame(), to, Origin::Local);
+        self.inner.clusters.publish(to, &msg, ns);
         n
     }
 
@@ -66,7 +77,7 @@ impl Server {
     ) -> usize {
         let to = Audience::path(ns).except_sessions(except_session_ids);
         let msg = Message::text(message);
-        let n = self.deliver(&msg.to_frame(), to);
+        let n = self.deliver(&msg.to_frame(), to, Origin::Local);
         self.inner.clusters.publish_ns(to, &msg, channel);
         n
     }

@@ -5,12 +5,15 @@ use oyez_frame::{CloseCode, SharedFrame};
 use super::Server;
 use crate::registry::ConnEntry;
 use crate::shard::Cmd;
+use crate::stats::{Origin, Stamp};
 use crate::{Audience, Stats};
 
 impl Server {
     /// Queues `frame` for the connections of `to` here: one command per shard, however many
-    /// of its connections the frame is for. Returns how many.
-    pub(crate) fn deliver(&self, frame: &SharedFrame, to: Audience<'_>) -> usize {
+    /// of its connections the frame is for, stamped as a broadcast from `origin` (for the
+    /// delivery-time histogram). Returns how many.
+    pub(crate) fn deliver(&self, frame: &SharedFrame, to: Audience<'_>, origin: Origin) -> usize {
+        let at = Some(Stamp::now(origin));
         let per_shard = self.inner.registry.targets(to);
         let mut n = 0;
         for (shard, to) in self.inner.shards.iter().zip(per_shard) {
@@ -20,10 +23,12 @@ impl Server {
                 1 => shard.post(Cmd::DeliverOne {
                     frame: frame.clone(),
                     to: to[0],
+                    at,
                 }),
                 _ => shard.post(Cmd::Deliver {
                     frame: frame.clone(),
                     to,
+                    at,
                 }),
             }
         }
@@ -39,6 +44,7 @@ impl Server {
         self.inner.shards[entry.id.shard()].post(Cmd::DeliverOne {
             frame: frame.clone(),
             to: entry.target(),
+            at: None,
         });
         Stats::add(&self.inner.stats.frames_queued, 1);
         true

@@ -32,8 +32,8 @@ impl<H: Host> Shard<H> {
             H::entry(&c.conn).set_gone();
             drop_slow_client(c, now);
             Stats::add(&self.stats.slow_dropped, 1);
-        } else {
-            let _ = c.session.send_shared(frame);
+        } else if c.session.send_shared(frame).is_ok() {
+            self.counters.message_sent();
         }
         self.mark_dirty(to.slot);
     }

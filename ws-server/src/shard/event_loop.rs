@@ -11,7 +11,7 @@ use oyez_frame::CloseCode;
 use oyez_frame::session::Config;
 use tracing::{debug, error};
 
-use super::connection::{AGAIN, Connection, DIRTY};
+use super::connection::{AGAIN, Connection, DIRTY, HUP};
 use super::inbox::{Cmd, ShardHandle, take_local};
 use super::pool::{FramePool, POOL_TRIM_EVERY};
 use super::timers::Timers;
@@ -19,6 +19,7 @@ use super::write_queue::WriteQueue;
 use super::{Host, ShardConfig, WAKER};
 use crate::Stats;
 use crate::id::Target;
+use crate::stats::ShardCounters;
 
 /// One shard: a slab of connections and what its loop keeps between iterations.
 pub(super) struct Shard<H: Host> {
@@ -27,6 +28,8 @@ pub(super) struct Shard<H: Host> {
     pub(super) config: Config,
     pub(super) max_backlog: usize,
     pub(super) stats: Arc<Stats>,
+    /// This shard's own counters (per message; only this thread writes them).
+    pub(super) counters: Arc<ShardCounters>,
     pub(super) conns: Vec<Option<Connection<H::Conn>>>,
     pub(super) free: Vec<u32>,
     pub(super) live: usize,
@@ -50,12 +53,14 @@ pub(super) struct Shard<H: Host> {
 
 impl<H: Host> Shard<H> {
     pub(super) fn new(handle: Arc<ShardHandle>, poll: Poll, config: &ShardConfig) -> Self {
+        let index = handle.index;
         Self {
             handle,
             poll,
             config: config.session,
             max_backlog: config.max_backlog,
             stats: config.stats.clone(),
+            counters: config.stats.shard(index),
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -96,6 +101,11 @@ impl<H: Host> Shard<H> {
                     continue;
                 }
                 let Ok(slot) = u32::try_from(t) else { continue };
+                if (ev.is_read_closed() || ev.is_error())
+                    && let Some(c) = self.conn_mut(slot)
+                {
+                    c.flags |= HUP;
+                }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     self.read(host, slot, now);
                 }
@@ -172,12 +182,20 @@ impl<H: Host> Shard<H> {
     fn apply(&mut self, host: &H, cmd: Cmd, now: Instant) {
         match cmd {
             Cmd::Adopt(a) => self.adopt(host, *a, now),
-            Cmd::Deliver { frame, to } => {
+            Cmd::Deliver { frame, to, at } => {
+                if let Some(at) = at {
+                    self.counters.delivering(at);
+                }
                 for t in to {
                     self.deliver(&frame, t, now);
                 }
             }
-            Cmd::DeliverOne { frame, to } => self.deliver(&frame, to, now),
+            Cmd::DeliverOne { frame, to, at } => {
+                if let Some(at) = at {
+                    self.counters.delivering(at);
+                }
+                self.deliver(&frame, to, now);
+            }
             Cmd::Close { to, code, reason } => {
                 if let Some(c) = self.target_mut(to) {
                     let _ = c.session.close(now, code, &reason);

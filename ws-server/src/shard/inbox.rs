@@ -14,16 +14,26 @@ use tracing::error;
 use crate::id::Target;
 use crate::identity::Identity;
 use crate::request::RequestInfo;
+use crate::stats::Stamp;
 use crate::sync::lock;
 
 /// What others ask of a shard.
 pub(crate) enum Cmd {
     /// Take over an upgraded connection.
     Adopt(Box<Adoption>),
-    /// Queue one frame (encoded once) for each of these connections.
-    Deliver { frame: SharedFrame, to: Vec<Target> },
+    /// Queue one frame (encoded once) for each of these connections; a broadcast carries
+    /// its start, for the delivery-time histogram.
+    Deliver {
+        frame: SharedFrame,
+        to: Vec<Target>,
+        at: Option<Stamp>,
+    },
     /// Queue one frame for one connection.
-    DeliverOne { frame: SharedFrame, to: Target },
+    DeliverOne {
+        frame: SharedFrame,
+        to: Target,
+        at: Option<Stamp>,
+    },
     /// Start the close handshake on one connection.
     Close {
         to: Target,

@@ -84,6 +84,7 @@ impl<H: Host> Shard<H> {
         }
         self.drain_local(host, now);
         if !early.is_empty() {
+            self.counters.bytes_received(early.len());
             self.handle_input(host, slot, early, now);
         }
         // Whatever the socket already holds is announced by the first readiness event.
@@ -119,6 +120,7 @@ impl<H: Host> Shard<H> {
             .and_then(|e| e.closed)
             .unwrap_or((CloseCode::ABNORMAL, String::new()));
         debug!(id = %id, code = code.as_u16(), "closed");
+        self.counters.closed(code.as_u16());
         guarded(&self.stats, "on_close", id, || {
             host.on_close(&c.conn, c.route, code, &reason);
         });

@@ -33,11 +33,13 @@ impl<H: Host> Shard<H> {
         while let Some(b) = c.session.poll_transmit() {
             out.push(b);
         }
+        let queued = out.len();
         let written = if out.is_empty() {
             Ok(())
         } else {
             out.write_to(&c.stream)
         };
+        self.counters.bytes_sent(queued - out.len());
         if !out.is_empty() {
             // The socket is full: the rest waits with the connection, for its writable event.
             std::mem::swap(out, &mut c.extra().out);

@@ -15,7 +15,7 @@ use oyez_frame::{CloseCode, Event};
 use tracing::debug;
 
 use super::Host;
-use super::connection::AGAIN;
+use super::connection::{AGAIN, HUP};
 use super::event_loop::Shard;
 use super::guard::guarded;
 use super::pool::reserved;
@@ -67,10 +67,19 @@ impl<H: Host> Shard<H> {
         } else {
             self.read_fresh(host, slot, now)
         };
+        self.counters.bytes_received(got);
         let Some(c) = self.conn_mut(slot) else { return };
+        let outcome = match outcome {
+            // After a hang-up, nothing more to read is the end too (no readiness event
+            // will come again).
+            ReadOutcome::Drained if c.flags & HUP != 0 && got == 0 => ReadOutcome::Ended,
+            other => other,
+        };
         match outcome {
-            ReadOutcome::Drained => {}
-            ReadOutcome::More => {
+            // A short read after a hang-up may leave the end of the stream unread, and no
+            // new readiness event will announce it: read again.
+            ReadOutcome::Drained if c.flags & HUP == 0 => {}
+            ReadOutcome::Drained | ReadOutcome::More => {
                 if c.flags & AGAIN == 0 {
                     c.flags |= AGAIN;
                     self.again.push(slot);
@@ -222,6 +231,7 @@ impl<H: Host> Shard<H> {
                 }
                 _ => continue,
             };
+            self.counters.message_received();
             let (route, conn) = (c.route, &c.conn);
             let ok = guarded(&self.stats, "on_message", H::entry(conn).id, || {
                 host.on_message(conn, route, msg);
