@@ -87,9 +87,13 @@ mod limits;
 mod mask;
 mod opcode;
 mod role;
+mod shared;
 mod utf8;
 
 pub mod _design;
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+pub mod deflate;
 pub mod handshake;
 pub mod session;
 
@@ -98,7 +102,7 @@ pub mod __fuzz;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use decode::{Decoder, Frame, FrameRef, MAX_RESERVE};
-pub use encode::{Encoder, MaskSource, SharedFrame};
+pub use encode::{Encoder, MaskSource};
 pub use error::Error;
 pub use header::FrameHeader;
 pub use limits::Limits;
@@ -108,6 +112,7 @@ pub use mask::apply_mask_naive;
 pub use opcode::OpCode;
 pub use role::Role;
 pub use session::{Event, Session};
+pub use shared::SharedFrame;
 pub use utf8::{Utf8Bytes, Utf8Validator};
 
 /// The README's examples, compiled and run as doc tests.
