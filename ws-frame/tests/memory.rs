@@ -108,7 +108,7 @@ fn held_after_traffic(params: Params, rounds: usize) -> isize {
 }
 
 /// With no context takeover, a connection keeps no compressor or inflater between messages:
-/// only the agreed parameters (one small box).
+/// only the agreed parameters, in the session's box of rare state (88 bytes).
 #[test]
 fn no_context_takeover_keeps_no_deflate_state() {
     let params = Params::default()
@@ -116,7 +116,7 @@ fn no_context_takeover_keeps_no_deflate_state() {
         .with_client_no_context_takeover(true);
     let held = held_after_traffic(params, 5);
     assert!(
-        (1..=64).contains(&held),
+        (1..=96).contains(&held),
         "{held} bytes held between messages"
     );
 }
@@ -132,8 +132,8 @@ fn client_context_takeover_keeps_the_window_agreed() {
         let held = held_after_traffic(params, 5);
         let window = 1isize << bits;
         assert!(
-            (window..=window + 64).contains(&held),
-            "window {bits}: {held} bytes held, expected {window} + at most 64"
+            (window..=window + 96).contains(&held),
+            "window {bits}: {held} bytes held, expected {window} + at most 96"
         );
     }
 }

@@ -18,5 +18,7 @@ mod delivery;
 mod lifecycle;
 // Several instances relaying over memory, Redis and NATS.
 mod cluster;
+// permessage-deflate: the answer, compressed messages both ways, broadcasts compressed once.
+mod deflate;
 // The chat demo's HTTP routes: the page and the public roster of its rooms.
 mod demo;

@@ -60,16 +60,16 @@
 //! **Memory.** This crate never keeps its own compression context between messages: every
 //! message it sends is compressed on its own (a server always answers with
 //! `server_no_context_takeover`, which is also what lets a broadcast be compressed once for
-//! everyone). A thread's compressor (one per level and window in use: about 370 KiB at level
-//! 6 and a 32 KiB window, made once per thread) is reset before each message. Inflaters
+//! everyone). A thread's compressor (one per level and window in use: about 370 KiB at
+//! a 32 KiB window, made once per thread) is reset before each message. Inflaters
 //! (about 46 KiB each: zlib-rs gives every inflater a 32 KiB window) are borrowed from a
 //! per-thread pool (up to four spares) for the length of one message. So a connection holds,
 //! between messages:
 //!
 //! | peer | held per connection between messages | while a compressed message arrives |
 //! | --- | --- | --- |
-//! | keeps no context (what a server asks of its clients by default) | 48 bytes: the agreed parameters, boxed beside the session | a borrowed inflater, and the message |
-//! | keeps its context, window 2^w | 48 bytes + its window, exactly 2^w bytes (w = 9: 560 B; w = 12: 4,144 B; w = 15: 32,816 B) | the same |
+//! | keeps no context (what a server asks of its clients by default) | 88 bytes: the agreed parameters, in the session's box of rare state | a borrowed inflater, and the message |
+//! | keeps its context, window 2^w | 88 bytes + its window, exactly 2^w bytes (w = 9: 600 B; w = 12: 4,184 B; w = 15: 32,856 B) | the same |
 //!
 //! The window of a peer that keeps its context is kept as bytes (the last 2^w it sent) and
 //! given to the borrowed inflater as its dictionary when the next message begins, rather

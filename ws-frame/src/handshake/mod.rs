@@ -12,9 +12,9 @@
 //! [`client::Response::deflate`] says what the server agreed, checked against the offer.
 
 #[cfg(feature = "deflate")]
-mod deflate;
+pub(crate) mod deflate;
 #[cfg(feature = "deflate")]
-mod extensions;
+pub(crate) mod extensions;
 mod head;
 
 pub mod client;

@@ -6,8 +6,8 @@ use bytes::{Bytes, BytesMut};
 use crate::deflate::{Agreed, InflateFail, Inflater, compress};
 use crate::{Encoder, Error, FrameHeader, OpCode, Role, Utf8Validator};
 
-/// What a session keeps for permessage-deflate (boxed beside it: 48 bytes while idle, and
-/// the peer's window when it keeps its context).
+/// What a session keeps for permessage-deflate (in its box of rare state: 48 bytes, and the
+/// peer's window when it keeps its context).
 #[derive(Debug)]
 pub(super) struct SessionDeflate {
     pub(super) agreed: Agreed,

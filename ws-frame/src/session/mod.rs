@@ -73,9 +73,9 @@ pub struct Session {
     /// peer's close ends. Otherwise `None`. (Kept beside `state` rather than in it, so that the
     /// state is one byte.)
     deadline: Option<Instant>,
-    /// A fragmented data message being put together: its opcode and the bytes so far (boxed:
-    /// rare, and an idle session should stay small).
-    assembling: Option<Box<(OpCode, BytesMut)>>,
+    /// Rare state (a fragmented message being put together, permessage-deflate), boxed: an
+    /// idle session without it pays one pointer. `None` whenever it would be empty.
+    rare: Option<Box<Rare>>,
     /// What waits for [`Session::poll_transmit`], in order: frames encoded here (consecutive
     /// ones share a buffer) and shared frames.
     queue: VecDeque<Chunk>,
@@ -83,10 +83,26 @@ pub struct Session {
     pending: usize,
     events: VecDeque<Event>,
     last_rx: Instant,
-    /// permessage-deflate, once agreed ([`Session::set_deflate`]); boxed, so that a session
-    /// without it pays one pointer.
+}
+
+/// What a session needs only sometimes.
+#[derive(Debug, Default)]
+struct Rare {
+    /// A fragmented data message being put together: its opcode and the bytes so far.
+    assembling: Option<(OpCode, BytesMut)>,
+    /// permessage-deflate, once agreed ([`Session::set_deflate`]).
     #[cfg(feature = "deflate")]
-    deflate: Option<Box<deflate::SessionDeflate>>,
+    deflate: Option<deflate::SessionDeflate>,
+}
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return false;
+        }
+        self.assembling.is_none()
+    }
 }
 
 /// A buffer waiting to be transmitted.
@@ -165,13 +181,11 @@ impl Session {
             encoder,
             state: State::Open,
             deadline: None,
-            assembling: None,
+            rare: None,
             queue: VecDeque::new(),
             pending: 0,
             events: VecDeque::new(),
             last_rx: now,
-            #[cfg(feature = "deflate")]
-            deflate: None,
         }
     }
 
@@ -184,14 +198,15 @@ impl Session {
     #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn set_deflate(&mut self, agreed: crate::deflate::Agreed) {
         self.decoder.set_extension_rsv(crate::FrameHeader::RSV1);
-        self.deflate = Some(Box::new(deflate::SessionDeflate::new(agreed, self.role())));
+        let d = deflate::SessionDeflate::new(agreed, self.role());
+        self.rare.get_or_insert_with(Box::default).deflate = Some(d);
     }
 
     /// The permessage-deflate in force, if [`Session::set_deflate`] turned it on.
     #[cfg(feature = "deflate")]
     #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(&self) -> Option<&crate::deflate::Agreed> {
-        self.deflate.as_deref().map(|d| &d.agreed)
+        self.deflate_ref().map(|d| &d.agreed)
     }
 
     // ---- (B) inputs ----
@@ -311,7 +326,7 @@ impl Session {
     pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), Error> {
         self.check_open()?;
         #[cfg(feature = "deflate")]
-        if let Some(d) = self.deflate.as_deref()
+        if let Some(d) = self.deflate_ref()
             && let Some((level, bits)) = d.shared_key(self.role(), frame.payload().len())
         {
             let shared = if self.role().masks_outgoing() {
@@ -476,18 +491,20 @@ impl Session {
     /// arrives, so a bomb or bad text fails before the rest of the frame is read.
     #[cfg(feature = "deflate")]
     fn handle_partial(&mut self, src: &BytesMut) -> Result<(), Error> {
-        if let (Some(d), Some((header, have))) = (self.deflate.as_mut(), self.decoder.partial())
-            && self.state == State::Open
+        let partial = self.decoder.partial();
+        let open = self.state == State::Open;
+        let limit = self.decoder.limits().max_message_size();
+        if let (Some(d), Some((header, have))) = (self.deflate_mut(), partial)
+            && open
             && header.opcode.is_data()
         {
             if header.opcode != OpCode::Continuation && header.rsv & crate::FrameHeader::RSV1 != 0 {
                 d.begin(header.opcode);
             }
-            if d.is_receiving() {
-                let limit = self.decoder.limits().max_message_size();
-                if let Err(e) = d.partial(&src[..have.min(src.len())], limit) {
-                    return self.protocol_error(e);
-                }
+            if d.is_receiving()
+                && let Err(e) = d.partial(&src[..have.min(src.len())], limit)
+            {
+                return self.protocol_error(e);
             }
         }
         Ok(())
@@ -501,7 +518,8 @@ impl Session {
         header: &crate::FrameHeader,
         payload: &[u8],
     ) -> Result<bool, Error> {
-        let Some(d) = self.deflate.as_mut() else {
+        let limit = self.decoder.limits().max_message_size();
+        let Some(d) = self.deflate_mut() else {
             return Ok(false);
         };
         match header.opcode {
@@ -511,7 +529,6 @@ impl Session {
             OpCode::Continuation if d.is_receiving() => {}
             _ => return Ok(false),
         }
-        let limit = self.decoder.limits().max_message_size();
         if let Some((opcode, message)) = d.frame_done(payload, header.fin, limit)? {
             self.push_message(opcode, message);
         }
@@ -553,19 +570,25 @@ impl Session {
                 if header.fin {
                     self.push_message(header.opcode, payload);
                 } else {
-                    self.assembling = Some(Box::new((header.opcode, BytesMut::from(&payload[..]))));
+                    self.rare.get_or_insert_with(Box::default).assembling =
+                        Some((header.opcode, BytesMut::from(&payload[..])));
                 }
             }
             OpCode::Continuation => {
-                let (opcode, mut buf) = *self
+                let rare = self
+                    .rare
+                    .as_deref_mut()
+                    .expect("INVARIANT: the decoder checked a message is open");
+                let (opcode, buf) = rare
                     .assembling
-                    .take()
+                    .as_mut()
                     .expect("INVARIANT: the decoder checked a message is open");
                 buf.extend_from_slice(&payload);
                 if header.fin {
+                    let opcode = *opcode;
+                    let (_, buf) = rare.assembling.take().expect("just matched");
+                    self.trim_rare();
                     self.push_message(opcode, buf.freeze());
-                } else {
-                    self.assembling = Some(Box::new((opcode, buf)));
                 }
             }
         }
@@ -574,11 +597,31 @@ impl Session {
 
     /// Forgets a message being put together (plain or compressed).
     fn drop_assembly(&mut self) {
-        self.assembling = None;
-        #[cfg(feature = "deflate")]
-        if let Some(d) = self.deflate.as_mut() {
-            d.abandon();
+        if let Some(rare) = self.rare.as_deref_mut() {
+            rare.assembling = None;
+            #[cfg(feature = "deflate")]
+            if let Some(d) = rare.deflate.as_mut() {
+                d.abandon();
+            }
         }
+        self.trim_rare();
+    }
+
+    /// Frees the rare state once nothing is in it.
+    fn trim_rare(&mut self) {
+        if self.rare.as_deref().is_some_and(Rare::is_empty) {
+            self.rare = None;
+        }
+    }
+
+    #[cfg(feature = "deflate")]
+    fn deflate_ref(&self) -> Option<&deflate::SessionDeflate> {
+        self.rare.as_deref().and_then(|r| r.deflate.as_ref())
+    }
+
+    #[cfg(feature = "deflate")]
+    fn deflate_mut(&mut self) -> Option<&mut deflate::SessionDeflate> {
+        self.rare.as_deref_mut().and_then(|r| r.deflate.as_mut())
     }
 
     fn push_message(&mut self, opcode: OpCode, payload: Bytes) {
@@ -609,7 +652,7 @@ impl Session {
     /// A data message: compressed if permessage-deflate is on and it is worth it.
     fn push_data(&mut self, opcode: OpCode, payload: &[u8]) {
         #[cfg(feature = "deflate")]
-        if let Some(d) = self.deflate.as_deref() {
+        if let Some(d) = self.rare.as_deref().and_then(|r| r.deflate.as_ref()) {
             let out = own_buffer(&mut self.queue);
             let before = out.len();
             d.encode(&mut self.encoder, opcode, payload, out);

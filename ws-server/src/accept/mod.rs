@@ -1,6 +1,7 @@
 //! The accept side: tokio accepts connections and runs each one's opening handshake (or
 //! plain HTTP exchange) in a task of its own; an upgraded connection then moves to a shard.
 
+mod deflate;
 mod plain;
 mod tracker;
 mod upgrade;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
-use super::{Accept, plain};
+use super::{Accept, deflate, plain};
 use crate::request::RequestInfo;
 use crate::shard::Adoption;
 use crate::{Error, Server, Stats};
@@ -82,8 +82,12 @@ pub(super) async fn serve(
     }
     // The shard writes the 101 once the connection is registered, so a client that has seen
     // it is reached by every broadcast sent after.
+    let deflate = deflate::negotiate(&req, config.deflate.as_ref());
     let mut response = BytesMut::new();
-    hs::write_response(&accept, None, &[], &mut response);
+    let extensions = deflate
+        .as_ref()
+        .map(|(answer, _)| ("Sec-WebSocket-Extensions", answer.as_str()));
+    hs::write_response(&accept, None, extensions.as_slice(), &mut response);
     let adoption = Adoption {
         stream: stream.into_std()?,
         path: req.path().to_owned(),
@@ -93,6 +97,7 @@ pub(super) async fn serve(
         route,
         response: response.freeze(),
         early: buf,
+        deflate: deflate.map(|(_, agreed)| agreed),
     };
     drop(req);
     server.adopt(adoption);

@@ -48,7 +48,7 @@ impl Server {
     /// [`Server::broadcast_ns`].
     pub fn broadcast(&self, to: Audience<'_>, msg: impl Into<Message>) -> usize {
         let msg = msg.into();
-        let n = self.deliver(&msg.to_frame(), to);
+        let n = self.deliver(&msg, to);
         self.inner.clusters.publish(to, &msg);
         n
     }
@@ -66,7 +66,7 @@ impl Server {
     ) -> usize {
         let to = Audience::path(ns).except_sessions(except_session_ids);
         let msg = Message::text(message);
-        let n = self.deliver(&msg.to_frame(), to);
+        let n = self.deliver(&msg, to);
         self.inner.clusters.publish_ns(to, &msg, channel);
         n
     }

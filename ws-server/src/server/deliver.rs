@@ -5,13 +5,20 @@ use oyez_frame::{CloseCode, SharedFrame};
 use super::Server;
 use crate::registry::ConnEntry;
 use crate::shard::Cmd;
-use crate::{Audience, Stats};
+use crate::{Audience, Message, Stats};
 
 impl Server {
-    /// Queues `frame` for the connections of `to` here: one command per shard, however many
-    /// of its connections the frame is for. Returns how many.
-    pub(crate) fn deliver(&self, frame: &SharedFrame, to: Audience<'_>) -> usize {
+    /// Queues `msg` for the connections of `to` here: encoded once (for more than one
+    /// recipient, each form, plain or compressed, made once when first needed), one command
+    /// per shard however many of its connections it is for. Returns how many.
+    pub(crate) fn deliver(&self, msg: &Message, to: Audience<'_>) -> usize {
         let per_shard = self.inner.registry.targets(to);
+        let frame = match per_shard.iter().map(Vec::len).sum::<usize>() {
+            0 => return 0,
+            1 => msg.to_frame(),
+            _ => msg.to_broadcast_frame(),
+        };
+        let frame = &frame;
         let mut n = 0;
         for (shard, to) in self.inner.shards.iter().zip(per_shard) {
             n += to.len();

@@ -36,6 +36,6 @@ pub(crate) fn spawn_relays(server: &Server, incoming: Incoming) {
 impl Server {
     /// Local delivery of what another instance sent.
     fn relay(&self, r: &Relayed) -> usize {
-        self.deliver(&r.msg.to_frame(), r.audience())
+        self.deliver(&r.msg, r.audience())
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Adoption {
     pub(crate) response: Bytes,
     /// Bytes that arrived after the upgrade request.
     pub(crate) early: BytesMut,
+    /// The permessage-deflate the handshake agreed, if any.
+    pub(crate) deflate: Option<oyez_frame::deflate::Agreed>,
 }
 
 /// Gives each shard of the process a distinct identity, for the thread-local fast path.
