@@ -20,9 +20,10 @@ fn usage() -> String {
          GET /healthz, and /api/roster|broadcast|direct when WS_API_TOKEN is set.\n\n\
          Settings (environment variables):\n",
     );
+    let width = SETTINGS.iter().map(|d| d.env.len()).max().unwrap_or(0);
     for d in SETTINGS {
         s.push_str(&format!(
-            "  {:<26} default {:<28} {}\n",
+            "  {:<width$} default {:<28} {}\n",
             d.env, d.default, d.help
         ));
     }

@@ -126,6 +126,8 @@ pub mod client;
 pub mod http;
 
 pub use audience::{Audience, Scope};
+/// permessage-deflate's settings and what a handshake agreed ([`ServerConfig::deflate`]).
+pub use oyez_frame::deflate;
 pub use builder::Builder;
 pub use config::ServerConfig;
 pub use error::Error;
