@@ -192,6 +192,18 @@ fn idle_connections_are_counted_alive_and_memory_is_read() {
     .unwrap();
     assert_eq!(report.u64("alive"), Some(20), "{report}");
     assert!(report.u64("server_rss_after").unwrap() > 0, "{report}");
+    assert_eq!(report.u64("deflate_agreed"), Some(0), "{report}");
+    // The same, offering permessage-deflate: every connection agreed it.
+    let report = idle::run(&IdleOpts {
+        target: target(&server, "/echo").with_deflate(true),
+        connections: 20,
+        sources: 4,
+        settle: Duration::from_millis(50),
+        server_pid: std::process::id(),
+    })
+    .unwrap();
+    assert_eq!(report.u64("alive"), Some(20), "{report}");
+    assert_eq!(report.u64("deflate_agreed"), Some(20), "{report}");
 }
 
 #[test]

@@ -144,6 +144,9 @@ fn run(mut argv: impl Iterator<Item = String>) -> Result<oyez_benches::load::Rep
                 ref_level: a.get("ref-level", 3)?,
             };
             check_size(opts.size)?;
+            if opts.target.deflate && !opts.json {
+                return Err("broadcast --deflate on needs --payload json (its probes are told apart by their opcode)".into());
+            }
             if opts.json && opts.size < oyez_benches::load::client::JSON_MIN {
                 return Err(format!(
                     "--payload json needs --size of at least {}",

@@ -18,8 +18,9 @@
 //! server: only `sample` subscribers inflate and check each delivery (its sequence number,
 //! its length, its content against raw deflate of the same message at `ref_level`); the
 //! others count a compressed delivery by its frame (RSV1 set, next in order), so their
-//! sequence numbers are inferred. The probes are 16-byte binary messages, below any
-//! server's smallest compressed size, so they are never compressed.
+//! sequence numbers are inferred. The messages are then JSON text and the probes 16-byte
+//! binary messages, so a probe is told by its opcode even when a server compresses it
+//! (Node `ws` compresses every message when it keeps its context).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -311,6 +312,10 @@ async fn subscribe(
         let mut delivered = false;
         while let Some(frame) = conn.next_frame()? {
             let compressed = frame.header.rsv & oyez_frame::FrameHeader::RSV1 != 0;
+            // (compressed payload bytes, raw deflate's) of a sampled, inflated delivery.
+            let mut sampled_sizes: Option<(u64, u64)> = None;
+            // Whether the stamp's time was read (not inferred), for the latency figures.
+            let mut timed = true;
             let stamp = if !compressed {
                 client::read_stamp(&frame.payload).map(|s| (s, frame.payload.len()))
             } else {
@@ -318,19 +323,20 @@ async fn subscribe(
                     state.compressed.set(state.compressed.get() + 1);
                 }
                 match inflater.as_mut() {
+                    // A probe (binary while the messages are text), never inflated.
+                    None if frame.header.opcode == oyez_frame::OpCode::Binary => {
+                        Some(((PROBE, 0), client::STAMP_LEN))
+                    }
                     Some(inf) => {
                         let plain = inf.inflate(&frame.payload)?;
-                        state.inflated.set(state.inflated.get() + 1);
-                        state
-                            .sampled_payload
-                            .set(state.sampled_payload.get() + frame.payload.len() as u64);
-                        state
-                            .sampled_ref
-                            .set(state.sampled_ref.get() + inf.reference(&plain));
+                        sampled_sizes = Some((frame.payload.len() as u64, inf.reference(&plain)));
                         client::read_stamp(&plain).map(|s| (s, plain.len()))
                     }
-                    // Not sampled: the next message in order, stamped now.
-                    None => Some(((max_seen.map_or(0, |m| m + 1), now), size)),
+                    // Not sampled: the next message in order (its time unknown).
+                    None => {
+                        timed = false;
+                        Some(((max_seen.map_or(0, |m| m + 1), now), size))
+                    }
                 }
             };
             let Some(((seq, ts), len)) = stamp else {
@@ -348,6 +354,13 @@ async fn subscribe(
                 state.bad.set(state.bad.get() + 1);
                 continue;
             }
+            if let Some((payload, reference)) = sampled_sizes {
+                state.inflated.set(state.inflated.get() + 1);
+                state
+                    .sampled_payload
+                    .set(state.sampled_payload.get() + payload);
+                state.sampled_ref.set(state.sampled_ref.get() + reference);
+            }
             let (w, bit) = (
                 usize::try_from(seq / 64).expect("< messages"),
                 1u64 << (seq % 64),
@@ -363,7 +376,9 @@ async fn subscribe(
             max_seen = Some(max_seen.map_or(seq, |m| m.max(seq)));
             state.distinct.borrow_mut()[k] += 1;
             state.deliveries.set(state.deliveries.get() + 1);
-            state.latency.borrow_mut().record(now.saturating_sub(ts));
+            if timed {
+                state.latency.borrow_mut().record(now.saturating_sub(ts));
+            }
             delivered = true;
             let mut counts = state.counts.borrow_mut();
             let i = usize::try_from(seq).expect("< messages");

@@ -241,7 +241,7 @@ impl WsConn {
         seqs: core::ops::Range<u64>,
         stamp: u64,
     ) -> io::Result<()> {
-        if template.frame.len() <= INLINE_FRAME {
+        if template.frame_len() <= INLINE_FRAME {
             let mut wbuf = std::mem::take(&mut self.wbuf);
             wbuf.clear();
             for seq in seqs {
@@ -254,7 +254,7 @@ impl WsConn {
         for seq in seqs {
             let mut head = BytesMut::with_capacity(template.head_len + template.stamp_len());
             template.put(seq, stamp, &mut head, false);
-            let mut data = head.chain(template.tail());
+            let mut data = head.chain(template.tail(seq));
             self.write_all(&mut data).await?;
         }
         Ok(())
@@ -298,11 +298,18 @@ impl WsConn {
 /// two 16-digit hex fields at the front of the object).
 #[derive(Debug, Clone)]
 pub struct Template {
-    frame: Bytes,
+    /// The frame of each variant (all the same length); message `seq` is variant
+    /// `seq % len`.
+    frames: Vec<Bytes>,
     head_len: usize,
     key: [u8; 4],
     json: bool,
 }
+
+/// JSON messages come in this many variants (different chat text), 64 KiB of 1 KiB messages:
+/// more than a 32 KiB window, so a server that keeps its compression context across
+/// messages gains no more than a real chat would from it.
+const JSON_VARIANTS: u64 = 64;
 
 /// Where a JSON message's stamp is: `{"seq":"<16 hex>","ts":"<16 hex>",…`.
 const JSON_SEQ: usize = 8;
@@ -335,44 +342,65 @@ impl Template {
             "a JSON message is at least {JSON_MIN} bytes"
         );
         let head = r#"{"seq":"0000000000000000","ts":"0000000000000000","type":"chat","room":"lobby","from":"alice","text":""#;
-        let words = crate::corpus::json_doc(size * 2, 11);
-        // Letters and spaces of chat JSON, without its quotes and braces.
-        let filler: Vec<u8> = words
-            .iter()
-            .copied()
-            .filter(|b| b.is_ascii_alphanumeric() || *b == b' ')
+        let variants: Vec<Vec<u8>> = (0..JSON_VARIANTS)
+            .map(|v| {
+                let words = crate::corpus::json_doc(size * 2, 11 + v);
+                // Letters and spaces of chat JSON, without its quotes and braces.
+                let filler: Vec<u8> = words
+                    .iter()
+                    .copied()
+                    .filter(|b| b.is_ascii_alphanumeric() || *b == b' ')
+                    .collect();
+                let mut payload = head.as_bytes().to_vec();
+                let room = size - payload.len() - 2;
+                payload.extend(filler.iter().copied().cycle().take(room));
+                payload.extend_from_slice(b"\"}");
+                debug_assert_eq!(payload.len(), size);
+                payload
+            })
             .collect();
-        let mut payload = head.as_bytes().to_vec();
-        let room = size - payload.len() - 2;
-        payload.extend(filler.iter().copied().cycle().take(room));
-        payload.extend_from_slice(b"\"}");
-        debug_assert_eq!(payload.len(), size);
-        let mut t = Self::with_payload(OpCode::Text, &payload);
+        let mut t = Self::with_payloads(OpCode::Text, &variants);
         t.json = true;
         t
     }
 
     fn with_payload(opcode: OpCode, payload: &[u8]) -> Self {
+        Self::with_payloads(opcode, &[payload.to_vec()])
+    }
+
+    fn with_payloads(opcode: OpCode, payloads: &[Vec<u8>]) -> Self {
         let key = MaskSource::random().next_key();
         let mut enc = Encoder::with_mask_source(Role::Client, move || key);
-        let mut frame = BytesMut::with_capacity(payload.len() + 14);
-        enc.encode(opcode, true, payload, &mut frame);
+        let frames: Vec<Bytes> = payloads
+            .iter()
+            .map(|p| {
+                let mut frame = BytesMut::with_capacity(p.len() + 14);
+                enc.encode(opcode, true, p, &mut frame);
+                frame.freeze()
+            })
+            .collect();
         Self {
-            head_len: frame.len() - payload.len(),
-            frame: frame.freeze(),
+            head_len: frames[0].len() - payloads[0].len(),
+            frames,
             key,
             json: false,
         }
     }
 
+    /// Message `seq`'s frame.
+    fn frame(&self, seq: u64) -> &Bytes {
+        let n = self.frames.len() as u64;
+        &self.frames[usize::try_from(seq % n).expect("fewer variants than usize::MAX")]
+    }
+
     /// The payload size.
     pub fn size(&self) -> usize {
-        self.frame.len() - self.head_len
+        self.frames[0].len() - self.head_len
     }
 
     /// The encoded frame length.
     pub fn frame_len(&self) -> usize {
-        self.frame.len()
+        self.frames[0].len()
     }
 
     /// The bytes at the front of the payload that change per message.
@@ -384,16 +412,17 @@ impl Template {
     fn put(&self, seq: u64, stamp: u64, dst: &mut BytesMut, whole: bool) {
         let start = dst.len();
         let len = self.stamp_len();
+        let frame = self.frame(seq);
         let end = if whole {
-            self.frame.len()
+            frame.len()
         } else {
             self.head_len + len
         };
-        dst.extend_from_slice(&self.frame[..end]);
+        dst.extend_from_slice(&frame[..end]);
         let at = start + self.head_len;
         let mut plain = [0u8; JSON_STAMP];
         if self.json {
-            plain.copy_from_slice(&self.frame_plain_stamp());
+            plain.copy_from_slice(&self.frame_plain_stamp(seq));
             plain[JSON_SEQ..JSON_SEQ + 16].copy_from_slice(format!("{seq:016x}").as_bytes());
             plain[JSON_TS..JSON_TS + 16].copy_from_slice(format!("{stamp:016x}").as_bytes());
         } else {
@@ -406,17 +435,17 @@ impl Template {
     }
 
     /// The unmasked first [`JSON_STAMP`] bytes of a JSON template's payload.
-    fn frame_plain_stamp(&self) -> [u8; JSON_STAMP] {
+    fn frame_plain_stamp(&self, seq: u64) -> [u8; JSON_STAMP] {
         let mut out = [0u8; JSON_STAMP];
-        let masked = &self.frame[self.head_len..self.head_len + JSON_STAMP];
+        let masked = &self.frame(seq)[self.head_len..self.head_len + JSON_STAMP];
         for (i, (o, m)) in out.iter_mut().zip(masked).enumerate() {
             *o = m ^ self.key[i % 4];
         }
         out
     }
 
-    fn tail(&self) -> Bytes {
-        self.frame.slice(self.head_len + self.stamp_len()..)
+    fn tail(&self, seq: u64) -> Bytes {
+        self.frame(seq).slice(self.head_len + self.stamp_len()..)
     }
 }
 
