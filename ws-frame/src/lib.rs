@@ -8,7 +8,9 @@
 //! as bytes arrive, an encoder, fragmentation rules, incremental fail-fast UTF-8, close
 //! codes, resource limits, the HTTP/1.1 upgrade handshake for both roles ([`handshake`]),
 //! and a [`Session`] state machine that ties them together with automatic pongs, the close
-//! handshake, keepalive and timeouts.
+//! handshake, keepalive and timeouts. With the `deflate` feature, permessage-deflate (RFC
+//! 7692) in both roles: negotiated in [`handshake`], applied by the [`Session`] (the
+//! `deflate` module has the rules and what it costs).
 //!
 //! ```text
 //!            bytes from the socket                      bytes to the socket
@@ -70,6 +72,8 @@
 //!   into, so that `decode` finds the room it reserves there and nothing moves.
 //! - [`Session`]: messages, control frames, the close handshake and timers.
 //! - [`handshake`]: the opening handshake, server and client.
+//! - `deflate` (feature `deflate`): permessage-deflate's settings and agreed parameters;
+//!   `Session::set_deflate` turns it on for a session.
 //!
 //! Errors are one enum, [`Error`]; each peer error names the close code or HTTP status to
 //! answer with. The design choices (limits, RSV policy, length policy, close codes) are in

@@ -1,11 +1,12 @@
 //! `oyez-server`: a thin tokio WebSocket server composed from [`oyez_frame`]'s sans-IO
 //! [`Session`](oyez_frame::Session): routes per path, rooms, broadcast, send-to, user
 //! sessions and direct messages, an origin allow-list, an idle timeout, slow-client
-//! backpressure, graceful shutdown and clustering over Redis or NATS; plus a small client.
+//! backpressure, graceful shutdown, permessage-deflate and clustering over Redis or NATS; plus
+//! a small client.
 //! The `ws-server` binary (package `oyez`) is [`apps`] on one port.
 //!
-//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate,
-//! and no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
+//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, extensions other
+//! than permessage-deflate, and no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
 //! handler for ([`Builder::http`]).
 //!
 //! # Where to find what
@@ -18,6 +19,7 @@
 //! | answer plain HTTP on the same port | [`Builder::http`], [`http`] |
 //! | cluster instances | [`Builder::tina4_cluster`], [`Builder::mega_cluster`]; the wire mapping in [`_design`] |
 //! | limits, timeouts, backpressure, shards | [`ServerConfig`] |
+//! | compression (permessage-deflate: on, off, level, what it costs) | [`ServerConfig::deflate`], [`deflate`], [`_design`] |
 //! | counters | [`Server::stats`], [`Stats`] |
 //! | how a connection is read, written, timed and closed | [`_design`] |
 //! | a client | [`client`] |
@@ -126,8 +128,6 @@ pub mod client;
 pub mod http;
 
 pub use audience::{Audience, Scope};
-/// permessage-deflate's settings and what a handshake agreed ([`ServerConfig::deflate`]).
-pub use oyez_frame::deflate;
 pub use builder::Builder;
 pub use config::ServerConfig;
 pub use error::Error;
@@ -135,6 +135,8 @@ pub use handler::{Conn, Handler, NoopHandler};
 pub use http::{HttpFuture, HttpHandler, HttpRequest, HttpResponse};
 pub use id::ConnId;
 pub use message::Message;
+/// permessage-deflate's settings and what a handshake agreed ([`ServerConfig::deflate`]).
+pub use oyez_frame::deflate;
 pub use registry::SessionInfo;
 pub use server::Server;
 pub use stats::Stats;
