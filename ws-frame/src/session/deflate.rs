@@ -104,12 +104,9 @@ impl SessionDeflate {
             return Ok(None);
         }
         let before = inb.out.len();
-        inb.inflater
-            .end_of_message(&mut inb.out, limit)
-            .map_err(|e| fail(e, inb.out.len(), limit))?;
-        if inb.opcode == OpCode::Text {
-            inb.utf8.feed(&inb.out[before..], true)?;
-        }
+        let ended = inb.inflater.end_of_message(&mut inb.out, limit);
+        inb.check_text(before, limit, ended.is_ok())?;
+        ended.map_err(|e| fail(e, inb.out.len(), limit))?;
         let inb = *self.inbound.take().expect("checked above");
         let Inbound {
             opcode,
@@ -184,12 +181,20 @@ impl SessionDeflate {
 impl Inbound {
     fn inflate(&mut self, input: &[u8], limit: usize) -> Result<(), Error> {
         let before = self.out.len();
-        self.inflater
-            .inflate(input, &mut self.out, limit)
-            .map_err(|e| fail(e, self.out.len(), limit))?;
+        let inflated = self.inflater.inflate(input, &mut self.out, limit);
+        self.check_text(before, limit, false)?;
+        inflated.map_err(|e| fail(e, self.out.len(), limit))
+    }
+
+    /// UTF-8 on the bytes inflated since `before` (up to the limit), as they come: fails at
+    /// the first bad one. It runs before an inflate error is reported, since the bytes
+    /// inflated before corrupt data or the limit come first in the stream (so the error does
+    /// not depend on how the input was cut).
+    fn check_text(&mut self, before: usize, limit: usize, fin: bool) -> Result<(), Error> {
         if self.opcode == OpCode::Text {
-            // UTF-8 on the inflated bytes as they come: fails at the first bad one.
-            self.utf8.feed(&self.out[before..], false)?;
+            let end = self.out.len().min(limit);
+            self.utf8
+                .feed(self.out.get(before..end).unwrap_or_default(), fin)?;
         }
         Ok(())
     }
