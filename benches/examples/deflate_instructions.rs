@@ -8,7 +8,11 @@
 //! ```
 //!
 //! Cases: `{flate2,miniz}-compress-LEVEL`, `{flate2,miniz}-decompress`, and `sizes` (the
-//! compressed sizes at levels 1 to 9, to stderr); inputs `chat`, `1k`, `16k`. Instructions per message = (total − the same run with 0 iterations) / iterations.
+//! compressed sizes at levels 1 to 9, to stderr); and the fan-out of one message to 1,000
+//! server sessions, as a shard queues a broadcast: `fanout-plain` (no extension),
+//! `fanout-once` (every session agreed permessage-deflate: one compressed form, shared) and
+//! `fanout-each` (each recipient's copy compressed on its own, as a server without a shared
+//! compressed form does). Inputs `chat`, `1k`, `16k`. Instructions per message = (total − the same run with 0 iterations) / iterations.
 
 use std::process::ExitCode;
 
@@ -19,6 +23,9 @@ use miniz_oxide::inflate::stream::InflateState;
 use oyez_benches::deflate::{
     flate2_compress, flate2_inflate, inputs, miniz_compress, miniz_inflate,
 };
+use oyez_frame::deflate::{DeflateConfig, Params};
+use oyez_frame::session::Config;
+use oyez_frame::{OpCode, Role, Session, SharedFrame};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,6 +78,7 @@ fn main() -> ExitCode {
                 miniz_inflate(&mut s, &packed, &mut out, data.len());
             }
         }
+        c if c.starts_with("fanout-") => fanout(c, &data, n),
         "sizes" => {
             for level in [1, 2, 3, 4, 6, 9] {
                 flate2_compress(
@@ -97,4 +105,43 @@ fn main() -> ExitCode {
     // Keep the work observable.
     std::hint::black_box(&out);
     ExitCode::SUCCESS
+}
+
+/// `n` messages, each queued on 1,000 server sessions and taken off again (what a shard does
+/// for a broadcast, the socket writes aside).
+fn fanout(case: &str, data: &[u8], n: usize) {
+    let now = std::time::Instant::now();
+    let agreed = Params::default()
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true)
+        .agreed(&DeflateConfig::default());
+    let mut sessions: Vec<Session> = (0..1000)
+        .map(|_| {
+            let mut s = Session::new(Role::Server, Config::default(), now);
+            if case != "fanout-plain" {
+                s.set_deflate(agreed);
+            }
+            s
+        })
+        .collect();
+    let payload = bytes::Bytes::copy_from_slice(data);
+    let mut wire = 0usize;
+    for _ in 0..n {
+        let frame = if case == "fanout-each" {
+            // Made for one recipient: each session compresses its own copy.
+            SharedFrame::from_payload(OpCode::Text, payload.clone())
+        } else {
+            SharedFrame::broadcast(OpCode::Text, payload.clone())
+        };
+        for s in &mut sessions {
+            s.send_shared(&frame).expect("open");
+            while let Some(b) = s.poll_transmit() {
+                wire += b.len();
+            }
+        }
+    }
+    eprintln!(
+        "{case}: {} wire bytes per delivery",
+        wire / (n * 1000).max(1)
+    );
 }
