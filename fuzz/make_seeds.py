@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpus under fuzz/seeds/<target>/ (RFC 6455 vectors and
 hand-made edge cases). Re-run after changing it; `cargo test -p oyez-frame` replays them."""
-import base64, hashlib, os, struct
+import base64, hashlib, os, struct, zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = os.path.join(HERE, "seeds")
@@ -159,6 +159,52 @@ for name in ["rsa-public.pem", "ec-public.pem"]:
     pem = corpus["public_key"][name].decode()
     body = "".join(l for l in pem.splitlines() if not l.startswith("-----"))
     corpus["public_key"][name.replace(".pem", ".der")] = base64.b64decode(body)
+def raw_deflate(data, wbits=15, level=6, keep=None):
+    """A message as permessage-deflate sends it: raw deflate, sync flush, tail removed."""
+    c = keep or zlib.compressobj(level, zlib.DEFLATED, -wbits)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def pieces(first, payload, size=200):
+    """deflate_session's frame format: (first byte, length, payload) per frame, split into
+    frames of at most `size` bytes; the first keeps `first`, the rest are continuations
+    (RSV1 clear), the last has FIN."""
+    chunks = [payload[i:i + size] for i in range(0, len(payload), size)] or [b""]
+    out = b""
+    for i, ch in enumerate(chunks):
+        b = (first & 0x7F) if i == 0 else 0
+        if i == len(chunks) - 1:
+            b |= 0x80
+        out += bytes([b, len(ch)]) + ch
+    return out
+
+
+ctx = zlib.compressobj(6, zlib.DEFLATED, -15)
+chat = b'{"type":"chat","room":"lobby","from":"alice","text":"hello hello hello"}'
+corpus["deflate_extensions"] = {
+    "browser": bytes([1, 0]) + b"permessage-deflate; client_max_window_bits",
+    "autobahn-13-7": bytes([1, 0]) + b"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_no_context_takeover; server_max_window_bits=9, permessage-deflate; client_no_context_takeover; client_max_window_bits; server_no_context_takeover, permessage-deflate; client_no_context_takeover; client_max_window_bits",
+    "two-lines": bytes([1, 0x31]) + b"x-webkit-deflate-frame\npermessage-deflate; server_max_window_bits=\"10\"",
+    "bad-params": bytes([1, 0xfe]) + b"permessage-deflate; server_max_window_bits=08, permessage-deflate; foo; bar=\"a b\"",
+    "window-8": bytes([1, 0x81]) + b"permessage-deflate; server_max_window_bits=8; client_max_window_bits=8",
+    "answer": bytes([1, 0]) + b"permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+}
+corpus["deflate_session"] = {
+    # Control bytes: bit 0 of the first = the client keeps its context; the rest cut the input.
+    "hello": bytes([3, 0, 10, 90]) + pieces(0xC1, raw_deflate(chat)),
+    "fragmented": bytes([3, 0, 20, 200]) + pieces(0xC1, raw_deflate(chat * 20), 17),
+    "binary-empty": bytes([1, 0]) + pieces(0xC2, b""),
+    "plain-between": bytes([1, 0]) + pieces(0x81, b"plain") + pieces(0xC1, raw_deflate(chat)) + bytes([0x89, 1]) + b"p",
+    "rsv1-continuation": bytes([1, 0]) + bytes([0x41, 3]) + raw_deflate(chat)[:3] + bytes([0xC0, 2]) + b"ab",
+    "rsv1-ping": bytes([1, 0]) + bytes([0xC9, 1]) + b"x",
+    "corrupt": bytes([1, 0]) + pieces(0xC2, b"\xff\xff\xff\xff"),
+    "bomb": bytes([2, 0, 128]) + pieces(0xC2, raw_deflate(bytes(4 << 20), level=9), 250),
+    "bad-utf8": bytes([2, 0, 100]) + pieces(0xC1, raw_deflate(b"ok " * 50 + b"\xff" + b"tail" * 50)),
+    "context": bytes([2, 1, 60]) + pieces(0xC1, raw_deflate(chat, keep=ctx)) + pieces(0xC1, raw_deflate(chat, keep=ctx)),
+    "window-9": bytes([2, 3, 50]) + pieces(0xC1, raw_deflate(chat * 5, wbits=9)),
+}
 
 # Only this script's files are (re)written: crash inputs committed beside them stay.
 for target, files in corpus.items():

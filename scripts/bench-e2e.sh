@@ -11,7 +11,8 @@
 #
 # Settings: BENCH_SECONDS (time bound per run, default 3), BENCH_RUNS (default 3),
 # BENCH_BURST_RUNS (runs of the burst scenario, default 3 x BENCH_RUNS),
-# BENCH_SCENARIOS (default: echo20 echo16k echo1m bcast burst idle), BENCH_IDLE (idle
+# BENCH_SCENARIOS (default: echo20 echo16k echo1m bcast burst idle; also bcast1k bcast1kz
+# idlez, permessage-deflate's, which scripts/bench-deflate.sh compares with Node ws), BENCH_IDLE (idle
 # connections, default 10000), BENCH_PORT (default 18900), BENCH_OUT (default
 # target/bench-e2e), BENCH_SERVER_CPU / BENCH_LOAD_CPU (default 0 / 1).
 set -euo pipefail
@@ -126,6 +127,11 @@ spec = {
     "bcast": ("broadcast, 1,000 subs x 64 B, 8 in flight", [("deliveries_per_s", "deliveries/s", True), ("deliveries_per_server_cpu_s", "deliveries per server CPU-s", True), ("p99_us", "p99 fan-out us", False), ("lost", "lost", False)], ("tokio-tungstenite", 3.6, "deliveries_per_s")),
     "burst": ("broadcast, one burst of 1,000 msgs to 1,000 subs", [("deliveries_per_s", "deliveries/s", True), ("deliveries_per_server_cpu_s", "deliveries per server CPU-s", True), ("p99_us", "p99 fan-out us", False), ("lost", "lost", False)], ("tokio-tungstenite", 1.5, "deliveries_per_s")),
     "idle": ("idle connections", [("server_bytes_per_conn", "server bytes per connection", False)], None),
+    # permessage-deflate (the peers here do not negotiate it: see scripts/bench-deflate.sh for
+    # the comparison with Node ws).
+    "bcast1k": ("broadcast, 1,000 subs x 1 KiB JSON, 8 in flight", [("deliveries_per_s", "deliveries/s", True), ("deliveries_per_server_cpu_s", "deliveries per server CPU-s", True), ("wire_bytes_per_delivery", "wire bytes per delivery", False), ("lost", "lost", False)], None),
+    "bcast1kz": ("the same, permessage-deflate offered", [("deliveries_per_s", "deliveries/s", True), ("deliveries_per_server_cpu_s", "deliveries per server CPU-s", True), ("wire_bytes_per_delivery", "wire bytes per delivery", False), ("lost", "lost", False)], None),
+    "idlez": ("idle connections, permessage-deflate agreed", [("server_bytes_per_conn", "server bytes per connection", False)], None),
 }
 
 def fmt(x):

@@ -10,6 +10,12 @@ load() {
     bcast) echo "broadcast --url $url/all --subscribers 1000 --size 64 --window 8 --seconds $SECS" ;;
     burst) echo "broadcast --url $url/all --subscribers 1000 --size 64 --burst 1000 --seconds $SECS" ;;
     idle) echo "idle --url $url/echo --connections $IDLE --sources 50 --settle-ms 1000" ;;
+    # permessage-deflate (scripts/bench-deflate.sh): 1 KiB chat JSON to 1,000 subscribers,
+    # windowed as bcast, offered (z) or not; 10 subscribers inflate and check every delivery,
+    # the others count them by their frames. Idle connections that agreed it.
+    bcast1k) echo "broadcast --url $url/all --subscribers 1000 --size 1024 --payload json --window 8 --seconds $SECS" ;;
+    bcast1kz) echo "broadcast --url $url/all --subscribers 1000 --size 1024 --payload json --window 8 --deflate on --sample 10 --seconds $SECS" ;;
+    idlez) echo "idle --url $url/echo --connections $IDLE --sources 50 --settle-ms 1000 --deflate on" ;;
     *) echo "unknown scenario $1" >&2; return 1 ;;
     esac
 }

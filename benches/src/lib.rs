@@ -27,6 +27,8 @@
 use bytes::BytesMut;
 use oyez_frame::{Encoder, OpCode, Role};
 
+pub mod corpus;
+pub mod deflate;
 pub mod load;
 
 /// The fixed mask used for client frames in the benches (RFC 6455 §5.7's example key).

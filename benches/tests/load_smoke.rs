@@ -130,6 +130,9 @@ fn broadcast_window_and_burst_deliver_everything_once() {
             duration: Duration::from_secs(10),
             sources: 1,
             server_pid: None,
+            json: false,
+            sample: 0,
+            ref_level: 3,
         })
         .unwrap();
         assert_eq!(report.u64("sent"), Some(50), "{report}");
@@ -138,6 +141,42 @@ fn broadcast_window_and_burst_deliver_everything_once() {
             assert_eq!(report.u64(key), Some(0), "{key}: {report}");
         }
     }
+}
+
+/// Compressed broadcasts: every subscriber agreed permessage-deflate; the sampled ones
+/// inflate and check every delivery, the others count them by their frames; the sizes match
+/// raw deflate of the same messages at the server's level.
+#[test]
+fn broadcast_with_deflate_samples_and_counts() {
+    let (_rt, server) = server();
+    let report = broadcast::run(&BroadcastOpts {
+        target: target(&server, "/all").with_deflate(true),
+        subscribers: 10,
+        size: 1024,
+        window: 4,
+        burst: None,
+        messages: 50,
+        duration: Duration::from_secs(10),
+        sources: 1,
+        server_pid: None,
+        json: true,
+        sample: 3,
+        ref_level: 3,
+    })
+    .unwrap();
+    assert_eq!(report.u64("deflate_agreed"), Some(10), "{report}");
+    assert_eq!(report.u64("deliveries"), Some(500), "{report}");
+    assert_eq!(report.u64("compressed_deliveries"), Some(500), "{report}");
+    assert_eq!(report.u64("inflated_checked"), Some(150), "{report}");
+    for key in ["lost", "duplicated", "reordered", "bad", "sub_errors"] {
+        assert_eq!(report.u64(key), Some(0), "{key}: {report}");
+    }
+    let vs = report.f64("vs_raw_deflate").unwrap();
+    assert!((0.95..=1.05).contains(&vs), "{report}");
+    assert!(
+        report.f64("wire_bytes_per_delivery").unwrap() < 700.0,
+        "{report}"
+    );
 }
 
 #[test]
@@ -153,6 +192,18 @@ fn idle_connections_are_counted_alive_and_memory_is_read() {
     .unwrap();
     assert_eq!(report.u64("alive"), Some(20), "{report}");
     assert!(report.u64("server_rss_after").unwrap() > 0, "{report}");
+    assert_eq!(report.u64("deflate_agreed"), Some(0), "{report}");
+    // The same, offering permessage-deflate: every connection agreed it.
+    let report = idle::run(&IdleOpts {
+        target: target(&server, "/echo").with_deflate(true),
+        connections: 20,
+        sources: 4,
+        settle: Duration::from_millis(50),
+        server_pid: std::process::id(),
+    })
+    .unwrap();
+    assert_eq!(report.u64("alive"), Some(20), "{report}");
+    assert_eq!(report.u64("deflate_agreed"), Some(20), "{report}");
 }
 
 #[test]
@@ -168,6 +219,9 @@ fn broadcast_counts_lost_duplicated_and_reordered_messages() {
         duration: Duration::from_millis(500),
         sources: 1,
         server_pid: None,
+        json: false,
+        sample: 0,
+        ref_level: 3,
     })
     .unwrap();
     // Per subscriber: 5 lost (5, 16, 27, 38, 49), 6 duplicated (3, 10, 17, 24, 31, 45; 38 is

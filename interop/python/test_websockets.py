@@ -325,6 +325,81 @@ class SignedIdentities(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(json.loads(await recv(carol))["from"], "bob")
 
 
+class CountingProxy:
+    """A TCP proxy in front of the server that counts the bytes going each way, so a test
+    can tell compressed messages from plain ones by what crossed the wire."""
+
+    def __init__(self, target: str) -> None:
+        self.host, port = target.rsplit(":", 1)
+        self.port = int(port)
+        self.up = 0  # client to server
+        self.down = 0  # server to client
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        addr = self.server.sockets[0].getsockname()
+        return f"ws://{addr[0]}:{addr[1]}"
+
+    async def _serve(self, reader, writer) -> None:
+        up_r, up_w = await asyncio.open_connection(self.host, self.port)
+
+        async def pipe(r, w, count):
+            try:
+                while data := await r.read(65536):
+                    count(len(data))
+                    w.write(data)
+                    await w.drain()
+            except ConnectionError:
+                pass
+            finally:
+                w.close()
+
+        def add_up(n):
+            self.up += n
+
+        def add_down(n):
+            self.down += n
+
+        await asyncio.gather(pipe(reader, up_w, add_up), pipe(up_r, writer, add_down))
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def chat_json(n: int) -> str:
+    return json.dumps([{"type": "chat", "room": "lobby", "from": f"user{i % 7}", "text": f"message {i}, hello again"}
+                       for i in range(n)])
+
+
+class Deflate(unittest.IsolatedAsyncioTestCase):
+    """permessage-deflate, which websockets offers by default."""
+
+    async def test_agreed_and_compressed_both_ways(self) -> None:
+        proxy = CountingProxy(SERVER.addr)
+        base = await proxy.start()
+        try:
+            async with connect(f"{base}/echo", open_timeout=WAIT, ping_interval=None, max_size=2**24) as ws:
+                answer = ws.response.headers["Sec-WebSocket-Extensions"]
+                self.assertEqual(answer, "permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+                for message in [chat_json(300), chat_json(300).encode(), "héllo ✓ 日本語 " * 500]:
+                    up, down = proxy.up, proxy.down
+                    await ws.send(message)
+                    self.assertEqual(await recv(ws), message)
+                    size = len(message.encode() if isinstance(message, str) else message)
+                    # Both ways compressed: a fraction of the message crossed the wire each way.
+                    self.assertLess(proxy.up - up, size / 4)
+                    self.assertLess(proxy.down - down, size / 4)
+        finally:
+            await proxy.stop()
+
+    async def test_without_compression(self) -> None:
+        async with connect(f"{SERVER.ws}/echo", open_timeout=WAIT, ping_interval=None, compression=None) as ws:
+            self.assertNotIn("Sec-WebSocket-Extensions", ws.response.headers)
+            await ws.send(chat_json(50))
+            self.assertEqual(await recv(ws), chat_json(50))
+
+
 if __name__ == "__main__":
     print(f"websockets {websockets.__version__}")
     unittest.main(verbosity=2)

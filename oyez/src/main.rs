@@ -26,9 +26,10 @@ fn usage() -> String {
          its user; no valid token: 401; a path outside its \"paths\" claim: 403; /chat/roster is off.\n\n\
          Settings (environment variables):\n",
     );
+    let width = SETTINGS.iter().map(|d| d.env.len()).max().unwrap_or(0);
     for d in SETTINGS {
         s.push_str(&format!(
-            "  {:<32} default {:<28} {}\n",
+            "  {:<width$} default {:<28} {}\n",
             d.env, d.default, d.help
         ));
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use oyez_backplane::{BackplaneConfig, BackplaneKind, MegaConfig, RosterDriver};
 use oyez_server::ServerConfig;
+use oyez_server::deflate::DeflateConfig;
 
 /// A setting whose value cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,31 @@ pub(crate) const SETTINGS: &[SettingDoc] = &[
         env: "TINA4_WS_SHARDS",
         default: "0 (one per core)",
         help: "event-loop threads that own the upgraded connections and run their handlers",
+    },
+    SettingDoc {
+        env: "TINA4_WS_DEFLATE",
+        default: "on",
+        help: "permessage-deflate for clients that offer it: on or off (broadcasts are compressed once)",
+    },
+    SettingDoc {
+        env: "TINA4_WS_DEFLATE_LEVEL",
+        default: "3",
+        help: "compression level, 0 (none) to 9 (smallest, slowest)",
+    },
+    SettingDoc {
+        env: "TINA4_WS_DEFLATE_MIN_SIZE",
+        default: "64",
+        help: "messages shorter than this many bytes are sent uncompressed",
+    },
+    SettingDoc {
+        env: "TINA4_WS_DEFLATE_CLIENT_CONTEXT",
+        default: "off",
+        help: "on: clients may keep their compression context (costs their window per connection)",
+    },
+    SettingDoc {
+        env: "TINA4_WS_DEFLATE_CLIENT_WINDOW_BITS",
+        default: "15",
+        help: "with TINA4_WS_DEFLATE_CLIENT_CONTEXT=on, the largest client window kept, 8 to 15",
     },
     SettingDoc {
         env: "WS_API_TOKEN",
@@ -255,6 +281,7 @@ fn server_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ServerConfig
         parse::<u32>(get, "TINA4_WS_MAX_UPGRADES_PER_SEC")?.filter(|n| *n > 0);
     config.limit_loopback = parse_bool(get, "TINA4_WS_LIMIT_LOOPBACK")?.unwrap_or(false);
     config.shards = parse(get, "TINA4_WS_SHARDS")?.unwrap_or(0);
+    config.deflate = deflate_from_env(get)?;
     Ok(config)
 }
 
@@ -286,6 +313,41 @@ fn metrics_from_env(
         token: get("WS_METRICS_TOKEN"),
         path_labels,
     })
+}
+
+/// `TINA4_WS_DEFLATE` and its `TINA4_WS_DEFLATE_*` settings; `None` when it is off.
+fn deflate_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<DeflateConfig>, SettingError> {
+    if !parse_bool(get, "TINA4_WS_DEFLATE")?.unwrap_or(true) {
+        return Ok(None);
+    }
+    let mut d = DeflateConfig::default();
+    if let Some(level) = parse::<u8>(get, "TINA4_WS_DEFLATE_LEVEL")? {
+        if level > 9 {
+            return Err(SettingError {
+                name: "TINA4_WS_DEFLATE_LEVEL",
+                reason: format!("{level}: expected 0 to 9"),
+            });
+        }
+        d = d.with_level(level);
+    }
+    if let Some(min) = parse(get, "TINA4_WS_DEFLATE_MIN_SIZE")? {
+        d = d.with_min_size(min);
+    }
+    d = d.with_client_context_takeover(
+        parse_bool(get, "TINA4_WS_DEFLATE_CLIENT_CONTEXT")?.unwrap_or(false),
+    );
+    if let Some(bits) = parse::<u8>(get, "TINA4_WS_DEFLATE_CLIENT_WINDOW_BITS")? {
+        if !(8..=15).contains(&bits) {
+            return Err(SettingError {
+                name: "TINA4_WS_DEFLATE_CLIENT_WINDOW_BITS",
+                reason: format!("{bits}: expected 8 to 15"),
+            });
+        }
+        d = d.with_client_max_window_bits(bits);
+    }
+    Ok(Some(d))
 }
 
 /// The clusters the binary joins, from the environment.
@@ -375,7 +437,7 @@ fn parse_bool(
             "false" | "0" | "no" | "off" => Ok(false),
             _ => Err(SettingError {
                 name,
-                reason: format!("{v:?}: expected true or false"),
+                reason: format!("{v:?}: expected on or off (true or false)"),
             }),
         })
         .transpose()
@@ -567,6 +629,49 @@ mod tests {
             ("WS_JWT_SECRET", "too short"),
             ("WS_JWT_LEEWAY", "-1"),
             ("WS_JWT_ALGORITHM", "none"),
+        ] {
+            let e = settings(&[(name, value)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn deflate() {
+        let on = settings(&[]).unwrap().server.deflate.unwrap();
+        assert_eq!(on, DeflateConfig::default());
+        assert!(
+            settings(&[("TINA4_WS_DEFLATE", "off")])
+                .unwrap()
+                .server
+                .deflate
+                .is_none()
+        );
+        let d = settings(&[
+            ("TINA4_WS_DEFLATE", "ON"),
+            ("TINA4_WS_DEFLATE_LEVEL", "9"),
+            ("TINA4_WS_DEFLATE_MIN_SIZE", "256"),
+            ("TINA4_WS_DEFLATE_CLIENT_CONTEXT", "on"),
+            ("TINA4_WS_DEFLATE_CLIENT_WINDOW_BITS", "10"),
+        ])
+        .unwrap()
+        .server
+        .deflate
+        .unwrap();
+        assert_eq!(
+            (
+                d.level(),
+                d.min_size(),
+                d.client_context_takeover(),
+                d.client_max_window_bits()
+            ),
+            (9, 256, true, 10)
+        );
+        for (name, value) in [
+            ("TINA4_WS_DEFLATE", "maybe"),
+            ("TINA4_WS_DEFLATE_LEVEL", "10"),
+            ("TINA4_WS_DEFLATE_MIN_SIZE", "-1"),
+            ("TINA4_WS_DEFLATE_CLIENT_CONTEXT", "sometimes"),
+            ("TINA4_WS_DEFLATE_CLIENT_WINDOW_BITS", "7"),
         ] {
             let e = settings(&[(name, value)]).unwrap_err();
             assert!(e.to_string().contains(name), "{e}");

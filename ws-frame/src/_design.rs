@@ -38,6 +38,28 @@
 //! message whose first frame has RSV1 set skips the UTF-8 check here: its payload is not text
 //! until the extension inflates it, and the extension validates it then.
 //!
+//! # permessage-deflate (feature `deflate`)
+//!
+//! The session applies it (`Session::set_deflate`); its rules, close codes and memory
+//! figures are in the `deflate` module. The choices, in short:
+//!
+//! - **Never our own context.** Every message is compressed on its own, with the thread's
+//!   compressor reset first; a server always answers `server_no_context_takeover`. That is
+//!   what lets a broadcast be compressed once for all its recipients, and keeps compression
+//!   state off the connections.
+//! - **No inflater per connection.** Inflaters come from a small per-thread pool for one
+//!   message; a peer that keeps its context keeps, with its connection, only its window's
+//!   bytes (exactly 2^w), handed to the borrowed inflater as its dictionary.
+//! - **Inflate as bytes arrive**, as the decoder unmasks them, with UTF-8 checked on the
+//!   inflated bytes and the message limit on the inflated size: a bomb or bad text fails
+//!   after the bytes that prove it (1009 or 1007), not after its frame. Corrupt deflate data
+//!   is 1007 (as Node `ws` answers it).
+//! - **Window bits 8** is compressed with zlib's 9, whose matches never reach back more than
+//!   250 bytes (zlib's longest distance is the window less 262), which fits the 256-byte
+//!   window 8 asks for; Chromium does the same. zlib and zlib-rs refuse 8 for raw deflate.
+//! - **Errors from the extension** are recorded in the decoder, as if it had found them, so
+//!   the one-error rule and the deferral behind earlier messages hold for them too.
+//!
 //! # Limits and their defaults
 //!
 //! | limit | default | why |
@@ -80,8 +102,8 @@
 //! timer settings are stored as 32-bit values (milliseconds for times; see [`Limits`] and
 //! [`crate::session::Config`]), the session keeps its limits only in its decoder, the
 //! protocol error only in the decoder (the session's state says whether it took effect),
-//! and rare state (a fragmented message being put together, a client's mask source) is
-//! boxed.
+//! and rare state (a fragmented message being put together, permessage-deflate's state, a
+//! client's mask source) is boxed.
 //!
 //! A broadcast is encoded once into a [`SharedFrame`]; [`Session::send_shared`] queues the
 //! same bytes for every server session.

@@ -179,6 +179,26 @@ impl Decoder {
         matches!(self.state, State::Header)
     }
 
+    /// The frame whose payload is arriving, and how many of its payload bytes are at the
+    /// front of the buffer already, unmasked and checked (for an extension that transforms
+    /// payloads as they arrive).
+    #[cfg(feature = "deflate")]
+    pub(crate) const fn partial(&self) -> Option<(FrameHeader, usize)> {
+        match self.state {
+            State::Payload { header, unmasked } => Some((header, unmasked as usize)),
+            State::Header => None,
+        }
+    }
+
+    /// Records a protocol error found above the frame layer (by an extension): from now on
+    /// [`Decoder::decode`] returns it, as if the decoder had found it. The first error
+    /// stays.
+    pub(crate) fn fail_with(&mut self, e: Error) {
+        if self.failed.is_none() {
+            self.failed = Some(e);
+        }
+    }
+
     /// The capacity a buffer holding `buffered` at its front should have so that the frame in
     /// progress completes in it without the buffer moving: exactly the room
     /// [`Decoder::decode`] reserves for that frame (the rule [`MAX_RESERVE`] states), counted

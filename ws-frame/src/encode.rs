@@ -1,6 +1,6 @@
-//! The frame encoder, the client's mask source, and frames encoded once for many receivers.
+//! The frame encoder and the client's mask source.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 
 use crate::close::put_close_payload;
 use crate::{CloseCode, FrameHeader, OpCode, Role, apply_mask};
@@ -172,134 +172,6 @@ impl core::fmt::Debug for MaskSource {
     }
 }
 
-/// A whole server frame (header and payload) encoded once and shared by every receiver of a
-/// broadcast: cloning it, or queueing it on many sessions, only bumps reference counts.
-///
-/// It is at most two buffers, to be written in order ([`SharedFrame::parts`]): a small frame
-/// is one buffer, header and payload together (one allocation, one copy of the payload); a
-/// large payload given as [`Bytes`] ([`SharedFrame::from_payload`]) is not copied at all: the
-/// header has its own small buffer and the payload is shared as it is. A server session sends
-/// these bytes as they are. A client session, which must mask every frame with a fresh key,
-/// copies and masks the payload instead.
-///
-/// ```
-/// use bytes::Bytes;
-/// use oyez_frame::{OpCode, SharedFrame};
-/// let frame = SharedFrame::text("to everyone");
-/// let (head, tail) = frame.parts();
-/// assert_eq!(&head[..2], &[0x81, 11]);
-/// assert!(tail.is_empty());
-/// assert_eq!(frame.payload(), b"to everyone");
-///
-/// // A large payload is shared, not copied.
-/// let big = Bytes::from(vec![7u8; 100_000]);
-/// let frame = SharedFrame::from_payload(OpCode::Binary, big.clone());
-/// assert_eq!(frame.parts().1.as_ptr(), big.as_ptr());
-/// assert_eq!(frame.len(), 10 + 100_000);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SharedFrame {
-    /// The header, and the payload too unless `tail` holds it.
-    head: Bytes,
-    /// The payload, when it is shared rather than copied; else empty.
-    tail: Bytes,
-    opcode: OpCode,
-    /// INVARIANT: `header_len <= head.len()`.
-    header_len: u8,
-}
-
-impl SharedFrame {
-    /// Payloads up to this size are copied next to their header (one buffer, one write);
-    /// larger ones given as [`Bytes`] are shared without a copy.
-    pub const COPY_THRESHOLD: usize = 4 << 10;
-
-    /// A final text frame.
-    pub fn text(text: &str) -> Self {
-        Self::new(OpCode::Text, text.as_bytes())
-    }
-
-    /// A final binary frame.
-    pub fn binary(data: &[u8]) -> Self {
-        Self::new(OpCode::Binary, data)
-    }
-
-    /// A final data frame of `opcode` (text or binary; text must be UTF-8, which
-    /// [`Self::text`] guarantees). One allocation, one copy of the payload.
-    pub fn new(opcode: OpCode, payload: &[u8]) -> Self {
-        let header = FrameHeader::new(opcode, payload.len() as u64);
-        let header_len = header.encoded_len();
-        let mut buf = BytesMut::with_capacity(header_len + payload.len());
-        header.encode(&mut buf);
-        buf.extend_from_slice(payload);
-        Self {
-            head: buf.freeze(),
-            tail: Bytes::new(),
-            opcode,
-            header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
-        }
-    }
-
-    /// A final data frame of `opcode` whose payload is `payload` itself when it is larger than
-    /// [`Self::COPY_THRESHOLD`] (no copy: the frame holds a reference), copied like
-    /// [`Self::new`] otherwise. Text must be UTF-8.
-    pub fn from_payload(opcode: OpCode, payload: Bytes) -> Self {
-        if payload.len() <= Self::COPY_THRESHOLD {
-            return Self::new(opcode, &payload);
-        }
-        let header = FrameHeader::new(opcode, payload.len() as u64);
-        let header_len = header.encoded_len();
-        let mut buf = BytesMut::with_capacity(header_len);
-        header.encode(&mut buf);
-        Self {
-            head: buf.freeze(),
-            tail: payload,
-            opcode,
-            header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
-        }
-    }
-
-    /// The encoded frame as the buffers to write, in order: the first holds the header (and
-    /// the payload, for a copied frame); the second holds a shared payload, or is empty.
-    pub fn parts(&self) -> (&Bytes, &Bytes) {
-        (&self.head, &self.tail)
-    }
-
-    /// The encoded frame in one buffer (a copy, unless it already is one).
-    pub fn to_bytes(&self) -> Bytes {
-        if self.tail.is_empty() {
-            return self.head.clone();
-        }
-        let mut buf = BytesMut::with_capacity(self.len());
-        buf.extend_from_slice(&self.head);
-        buf.extend_from_slice(&self.tail);
-        buf.freeze()
-    }
-
-    /// The payload.
-    pub fn payload(&self) -> &[u8] {
-        if self.tail.is_empty() {
-            &self.head[usize::from(self.header_len)..]
-        } else {
-            &self.tail
-        }
-    }
-
-    /// The opcode.
-    pub const fn opcode(&self) -> OpCode {
-        self.opcode
-    }
-
-    /// The encoded length (header and payload).
-    pub fn len(&self) -> usize {
-        self.head.len() + self.tail.len()
-    }
-
-    /// Always false: a frame has at least a header.
-    pub fn is_empty(&self) -> bool {
-        self.head.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,27 +204,5 @@ mod tests {
         out.clear();
         enc.encode_close(Some(CloseCode::GOING_AWAY), &"x".repeat(500), &mut out);
         assert_eq!(out.len(), 2 + 125);
-    }
-
-    #[test]
-    fn shared_frame_lengths() {
-        for len in [0usize, 125, 126, 65535, 65536] {
-            let data = vec![7u8; len];
-            let f = SharedFrame::binary(&data);
-            let mut out = BytesMut::new();
-            Encoder::new(Role::Server).encode(OpCode::Binary, true, &data, &mut out);
-            let out = out.freeze();
-            assert_eq!(f.to_bytes(), out);
-            assert_eq!(f.payload(), &data[..]);
-            // Shared, not copied, above the threshold; the same bytes on the wire either way.
-            let shared = SharedFrame::from_payload(OpCode::Binary, Bytes::from(data.clone()));
-            assert_eq!(shared.to_bytes(), out);
-            assert_eq!(shared.payload(), &data[..]);
-            assert_eq!(shared.len(), out.len());
-            assert_eq!(
-                shared.parts().1.is_empty(),
-                len <= SharedFrame::COPY_THRESHOLD
-            );
-        }
     }
 }

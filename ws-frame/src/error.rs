@@ -53,6 +53,10 @@ pub enum Error {
     ReservedOpcode(u8),
 
     // ---- invalid payload: close code 1007 ----
+    /// A compressed message (permessage-deflate, RFC 7692) that is not a valid deflate
+    /// stream.
+    #[error("invalid compressed data")]
+    InvalidCompressedData,
     /// Text (a text message or a close reason) that is not UTF-8 (RFC 6455 §8.1).
     #[error("invalid UTF-8 in text payload")]
     InvalidUtf8,
@@ -144,6 +148,11 @@ pub enum Error {
     /// The server named an extension we did not offer.
     #[error("the server chose an extension that was not offered")]
     UnofferedExtension,
+    /// The server's permessage-deflate answer is not one the offer allows (RFC 7692 §7.1): a
+    /// malformed header, the extension twice, an unknown, repeated or invalid parameter, a
+    /// window larger than asked for.
+    #[error("the server's permessage-deflate answer does not fit the offer")]
+    InvalidExtensionResponse,
 }
 
 impl Error {
@@ -164,7 +173,7 @@ impl Error {
             | Self::UnexpectedContinuation
             | Self::ReservedBits(_)
             | Self::ReservedOpcode(_) => CloseCode::PROTOCOL_ERROR,
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidCompressedData | Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooLarge { .. }
             | Self::MessageTooLarge { .. }
             | Self::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
@@ -221,6 +230,7 @@ mod tests {
             Error::UnexpectedContinuation,
             Error::ReservedBits(0x40),
             Error::ReservedOpcode(3),
+            Error::InvalidCompressedData,
             Error::InvalidUtf8,
             Error::FrameTooLarge { len: 2, max: 1 },
             Error::MessageTooLarge { len: 2, max: 1 },
@@ -248,6 +258,10 @@ mod tests {
             Some(CloseCode::INVALID_PAYLOAD)
         );
         assert_eq!(
+            Error::InvalidCompressedData.close_code(),
+            Some(CloseCode::INVALID_PAYLOAD)
+        );
+        assert_eq!(
             Error::TooManyFragments { max: 1 }.close_code(),
             Some(CloseCode::MESSAGE_TOO_BIG)
         );
@@ -265,6 +279,8 @@ mod tests {
             Error::UnexpectedStatus(404),
             Error::AcceptMismatch,
             Error::UnofferedProtocol,
+            Error::UnofferedExtension,
+            Error::InvalidExtensionResponse,
         ] {
             assert!(e.close_code().is_none() && e.http_status().is_none());
         }

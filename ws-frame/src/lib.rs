@@ -8,7 +8,9 @@
 //! as bytes arrive, an encoder, fragmentation rules, incremental fail-fast UTF-8, close
 //! codes, resource limits, the HTTP/1.1 upgrade handshake for both roles ([`handshake`]),
 //! and a [`Session`] state machine that ties them together with automatic pongs, the close
-//! handshake, keepalive and timeouts.
+//! handshake, keepalive and timeouts. With the `deflate` feature, permessage-deflate (RFC
+//! 7692) in both roles: negotiated in [`handshake`], applied by the [`Session`] (the
+//! `deflate` module has the rules and what it costs).
 //!
 //! ```text
 //!            bytes from the socket                      bytes to the socket
@@ -70,6 +72,8 @@
 //!   into, so that `decode` finds the room it reserves there and nothing moves.
 //! - [`Session`]: messages, control frames, the close handshake and timers.
 //! - [`handshake`]: the opening handshake, server and client.
+//! - `deflate` (feature `deflate`): permessage-deflate's settings and agreed parameters;
+//!   `Session::set_deflate` turns it on for a session.
 //!
 //! Errors are one enum, [`Error`]; each peer error names the close code or HTTP status to
 //! answer with. The design choices (limits, RSV policy, length policy, close codes) are in
@@ -87,9 +91,13 @@ mod limits;
 mod mask;
 mod opcode;
 mod role;
+mod shared;
 mod utf8;
 
 pub mod _design;
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+pub mod deflate;
 pub mod handshake;
 pub mod session;
 
@@ -98,7 +106,7 @@ pub mod __fuzz;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use decode::{Decoder, Frame, FrameRef, MAX_RESERVE};
-pub use encode::{Encoder, MaskSource, SharedFrame};
+pub use encode::{Encoder, MaskSource};
 pub use error::Error;
 pub use header::FrameHeader;
 pub use limits::Limits;
@@ -108,6 +116,7 @@ pub use mask::apply_mask_naive;
 pub use opcode::OpCode;
 pub use role::Role;
 pub use session::{Event, Session};
+pub use shared::SharedFrame;
 pub use utf8::{Utf8Bytes, Utf8Validator};
 
 /// The README's examples, compiled and run as doc tests.

@@ -48,3 +48,9 @@ replay! {
     handshake_response: "handshake_response" => __fuzz::handshake_response;
     session: "session" => __fuzz::session;
 }
+
+#[cfg(feature = "deflate")]
+replay! {
+    deflate_extensions: "deflate_extensions" => __fuzz::deflate_extensions;
+    deflate_session: "deflate_session" => __fuzz::deflate_session;
+}

@@ -13,3 +13,10 @@ mod props;
 mod sim;
 // The committed fuzz seeds, replayed through the fuzz bodies as regression tests.
 mod fuzz_seeds;
+// permessage-deflate in sessions: RSV1 rules, streaming inflate, limits, context takeover,
+// compress-once broadcasts, and proptest round trips across chunkings.
+#[cfg(feature = "deflate")]
+mod deflate;
+// What a session with permessage-deflate holds between messages (a counting allocator).
+#[cfg(feature = "deflate")]
+mod memory;

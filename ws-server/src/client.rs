@@ -1,10 +1,15 @@
 //! A small async client on the same sans-IO [`Session`]: `connect(url)`, then send, receive
 //! and close. Used by the tests, the Autobahn client run and the load tool.
+//!
+//! It offers permessage-deflate by default (`client_no_context_takeover;
+//! client_max_window_bits`, as [`DeflateConfig::default`] makes the offer) and speaks it when
+//! the server agrees: [`connect_with_deflate`] chooses another offer, or none.
 
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use oyez_frame::handshake::client::ClientHandshake;
+use oyez_frame::deflate::DeflateConfig;
+use oyez_frame::handshake::client::{ClientHandshake, ClientOptions};
 use oyez_frame::session::{Config, Outbound};
 use oyez_frame::{CloseCode, Event, Role, Session, Utf8Bytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,7 +65,7 @@ pub async fn connect_with(
     config: Config,
     headers: &[(&str, &str)],
 ) -> Result<Client, Error> {
-    connect_with_protocols(url, config, &[], headers).await
+    connect_with_deflate(url, config, headers, Some(DeflateConfig::default())).await
 }
 
 /// [`connect_with`], offering `protocols` (in order of preference). The server's choice is
@@ -75,30 +80,69 @@ pub async fn connect_with_protocols(
     protocols: &[&str],
     headers: &[(&str, &str)],
 ) -> Result<Client, Error> {
+    let mut options = ClientOptions::default();
+    options.protocols = protocols;
+    options.headers = headers;
+    options.deflate = Some(DeflateConfig::default());
+    connect_with_options(url, config, &options).await
+}
+
+/// [`connect_with`], offering permessage-deflate with `deflate` (`None`: no offer).
+///
+/// # Errors
+/// As [`connect`]; an answer to the offer that RFC 7692 does not allow fails the handshake
+/// ([`oyez_frame::Error::InvalidExtensionResponse`]).
+pub async fn connect_with_deflate(
+    url: &str,
+    config: Config,
+    headers: &[(&str, &str)],
+    deflate: Option<DeflateConfig>,
+) -> Result<Client, Error> {
+    let mut options = ClientOptions::default();
+    options.headers = headers;
+    options.deflate = deflate;
+    connect_with_options(url, config, &options).await
+}
+
+/// [`connect`] with everything the handshake can offer: subprotocols, extra headers and
+/// permessage-deflate (`options.deflate`: `None` makes no offer).
+///
+/// # Errors
+/// As [`connect_with_protocols`] and [`connect_with_deflate`].
+pub async fn connect_with_options(
+    url: &str,
+    config: Config,
+    options: &ClientOptions<'_>,
+) -> Result<Client, Error> {
     let (host, target) = parse_url(url)?;
     let mut stream = TcpStream::connect(&host).await?;
     let _ = stream.set_nodelay(true);
     let mut out = BytesMut::new();
-    let handshake = ClientHandshake::new(&host, &target, protocols, headers, &mut out);
+    let handshake = ClientHandshake::with_options(&host, &target, options, &mut out);
     stream.write_all(&out).await?;
     let mut buf = BytesMut::with_capacity(4096);
     let limits = *config.limits();
     let read_response = async {
         loop {
             if let Some(response) = handshake.parse_response(&mut buf, &limits)? {
-                return Ok::<_, Error>(response.protocol().map(str::to_owned));
+                let protocol = response.protocol().map(str::to_owned);
+                return Ok::<_, Error>((protocol, response.deflate()));
             }
             if stream.read_buf(&mut buf).await? == 0 {
                 return Err(Error::HandshakeEof);
             }
         }
     };
-    let protocol = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_response)
+    let (protocol, agreed) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_response)
         .await
         .map_err(|_| Error::Timeout)??;
+    let mut session = Session::new(Role::Client, config, Instant::now());
+    if let Some(agreed) = agreed {
+        session.set_deflate(agreed);
+    }
     let mut client = Client {
         stream,
-        session: Session::new(Role::Client, config, Instant::now()),
+        session,
         buf,
         closed: false,
         protocol,
@@ -239,6 +283,11 @@ impl Client {
     /// ([`connect_with_protocols`]), if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate the server agreed to, if it did.
+    pub fn deflate(&self) -> Option<&oyez_frame::deflate::Agreed> {
+        self.session.deflate()
     }
 
     /// Whether the connection has ended.

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use oyez_frame::Limits;
+use oyez_frame::deflate::DeflateConfig;
 
 /// How the server behaves. The defaults are the `ws-server` binary's (whose environment
 /// variables set these: `ws-server --help`).
@@ -41,6 +42,11 @@ pub struct ServerConfig {
     /// Event-loop threads that own the upgraded connections (default 0: one per available
     /// core). Each runs its connections' callbacks.
     pub shards: usize,
+    /// permessage-deflate (RFC 7692) for clients that offer it (on by default; `None`: off,
+    /// every offer declined). Its level, smallest message compressed and whether clients may
+    /// keep their compression context are [`DeflateConfig`]'s; a broadcast is compressed once
+    /// for every recipient that agreed it. What it costs: [`oyez_frame::deflate`].
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +64,7 @@ impl Default for ServerConfig {
             max_upgrades_per_sec: None,
             limit_loopback: false,
             shards: 0,
+            deflate: Some(DeflateConfig::default()),
         }
     }
 }

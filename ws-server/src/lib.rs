@@ -1,12 +1,13 @@
 //! `oyez-server`: a thin tokio WebSocket server composed from [`oyez_frame`]'s sans-IO
 //! [`Session`](oyez_frame::Session): routes per path, rooms, broadcast, send-to, user
 //! sessions and direct messages, an origin allow-list, an idle timeout, slow-client
-//! backpressure, graceful shutdown, clustering over Redis or NATS (a bridge between the Tina4
-//! and mega clusters when on both) and Prometheus metrics ([`metrics`]); plus a small client.
+//! backpressure, graceful shutdown, permessage-deflate, clustering over Redis or NATS (a
+//! bridge between the Tina4 and mega clusters when on both) and Prometheus metrics
+//! ([`metrics`]); plus a small client.
 //! The `ws-server` binary (package `oyez`) is [`apps`] on one port.
 //!
-//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate,
-//! and no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
+//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, extensions other
+//! than permessage-deflate, and no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
 //! handler for ([`Builder::http`]).
 //!
 //! # Where to find what
@@ -20,6 +21,7 @@
 //! | decide who may connect, and as whom; subprotocols; limits per address | [`Builder::upgrade_hook`], [`upgrade`], [`Builder::route_with`], [`ServerConfig::max_connections_per_ip`] |
 //! | cluster instances | [`Builder::tina4_cluster`], [`Builder::mega_cluster`]; the wire mapping in [`_design`] |
 //! | limits, timeouts, backpressure, shards | [`ServerConfig`] |
+//! | compression (permessage-deflate: on, off, level, what it costs) | [`ServerConfig::deflate`], [`deflate`], [`_design`] |
 //! | counters | [`Server::stats`], [`Stats`] |
 //! | Prometheus metrics | [`Server::metrics`], [`Metrics`], [`MetricsEndpoint`], [`metrics`] |
 //! | how a connection is read, written, timed and closed | [`_design`] |
@@ -143,6 +145,8 @@ pub use http::{HttpFuture, HttpHandler, HttpRequest, HttpResponse};
 pub use id::ConnId;
 pub use message::Message;
 pub use metrics::{Metrics, MetricsEndpoint};
+/// permessage-deflate's settings and what a handshake agreed ([`ServerConfig::deflate`]).
+pub use oyez_frame::deflate;
 pub use registry::SessionInfo;
 pub use server::Server;
 pub use stats::{Stats, Traffic};

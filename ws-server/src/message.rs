@@ -53,6 +53,16 @@ impl Message {
             Self::Binary(b) => SharedFrame::from_payload(OpCode::Binary, b.clone()),
         }
     }
+
+    /// The message as a frame for many recipients ([`SharedFrame::broadcast`]): its plain
+    /// and compressed (permessage-deflate) forms are each made once, when a recipient first
+    /// needs it.
+    pub fn to_broadcast_frame(&self) -> SharedFrame {
+        match self {
+            Self::Text(t) => SharedFrame::broadcast(OpCode::Text, t.clone().into_bytes()),
+            Self::Binary(b) => SharedFrame::broadcast(OpCode::Binary, b.clone()),
+        }
+    }
 }
 
 impl From<&str> for Message {

@@ -28,6 +28,8 @@ mod auth;
 mod auth_dm;
 // The committed fuzz seeds of the token and key parsers, replayed through the fuzz bodies.
 mod fuzz_seeds;
+// permessage-deflate: the answer, compressed messages both ways, broadcasts compressed once.
+mod deflate;
 // The chat demo's HTTP routes: the page and the public roster of its rooms.
 mod demo;
 // The Prometheus endpoint: values after known traffic, formats, its own listener.

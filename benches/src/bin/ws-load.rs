@@ -6,6 +6,7 @@
 //! ws-load broadcast --url ws://127.0.0.1:8080/all  --subscribers 1000 --size 64 [--window 8 | --burst 1000]
 //! ws-load idle      --url ws://127.0.0.1:8080/echo --connections 10000 --server-pid PID
 //! ws-load soak      --urls ws://127.0.0.1:8081,ws://127.0.0.1:8082 --metrics A,B --server-pids P,Q
+//! ws-load broadcast --url ws://127.0.0.1:8080/all --size 1024 --payload json --deflate on
 //! ```
 
 use std::collections::HashMap;
@@ -26,13 +27,19 @@ ws-load: end-to-end WebSocket load scenarios (one thread; pin it with taskset)
                     [--depth 1] [--messages 1000000] [--seconds 5] [--sources 1] [--server-pid PID]
   ws-load broadcast [--url ws://127.0.0.1:8080/all] [--subscribers 1000] [--size 64]
                     [--window 8 | --burst 1000] [--messages 100000] [--seconds 5] [--sources 1]
-                    [--server-pid PID]
+                    [--server-pid PID] [--payload binary|json] [--deflate off|on]
+                    [--sample 10] [--ref-level 3]
   ws-load idle      --server-pid PID [--url ws://127.0.0.1:8080/echo] [--connections 10000]
-                    [--sources 50] [--settle-ms 1000]
+                    [--sources 50] [--settle-ms 1000] [--deflate off|on]
   ws-load soak      --urls URL,URL --metrics HOST:PORT,HOST:PORT --server-pids PID,PID
                     [--stayers 200] [--churners 2000] [--rooms 50] [--users 500] [--rate 20]
                     [--seconds 60] [--max-connects 10000000] [--sources 20] [--sample-ms 1000]
                     [--settle-s 30]
+
+--deflate on (echo, broadcast, idle): the connections offer permessage-deflate as browsers do. In broadcast, only
+--sample subscribers inflate and check each delivery (and compare its size with raw deflate
+of the same message at --ref-level); the others count compressed deliveries by their frames.
+--payload json: chat-like JSON text messages (--size at least 96) instead of binary.
 
 Every run is bounded by --messages (or --connections) and by --seconds (plus 2 s for replies
 in flight). Messages are binary and carry a sequence number and a timestamp (size >= 16).
@@ -76,7 +83,19 @@ impl Args {
 
     fn target(&mut self, default: &str) -> Result<Target, String> {
         let url: String = self.get("url", default.to_owned())?;
-        Target::parse(&url).map_err(|e| e.to_string())
+        let deflate = self.switch("deflate")?;
+        Target::parse(&url)
+            .map(|t| t.with_deflate(deflate))
+            .map_err(|e| e.to_string())
+    }
+
+    /// An `on`/`off` option (off by default).
+    fn switch(&mut self, key: &str) -> Result<bool, String> {
+        match self.0.remove(key).as_deref() {
+            None | Some("off") => Ok(false),
+            Some("on") => Ok(true),
+            Some(v) => Err(format!("--{key}: expected on or off, got {v:?}")),
+        }
     }
 
     fn finish(self) -> Result<(), String> {
@@ -121,8 +140,26 @@ fn run(mut argv: impl Iterator<Item = String>) -> Result<oyez_benches::load::Rep
                 duration: seconds(&mut a)?,
                 sources: a.get("sources", 1)?,
                 server_pid: a.opt("server-pid")?,
+                json: match a.get("payload", "binary".to_owned())?.as_str() {
+                    "binary" => false,
+                    "json" => true,
+                    other => {
+                        return Err(format!("--payload: expected binary or json, got {other:?}"));
+                    }
+                },
+                sample: a.get("sample", 10)?,
+                ref_level: a.get("ref-level", 3)?,
             };
             check_size(opts.size)?;
+            if opts.target.deflate && !opts.json {
+                return Err("broadcast --deflate on needs --payload json (its probes are told apart by their opcode)".into());
+            }
+            if opts.json && opts.size < oyez_benches::load::client::JSON_MIN {
+                return Err(format!(
+                    "--payload json needs --size of at least {}",
+                    oyez_benches::load::client::JSON_MIN
+                ));
+            }
             if opts.subscribers == 0 || opts.window == 0 || opts.messages == 0 {
                 return Err("--subscribers, --window and --messages must be at least 1".into());
             }

@@ -12,6 +12,15 @@
 //!
 //! Before measuring, the publisher sends probe messages until every subscriber has seen one,
 //! so that every subscriber is known to be registered with the server's route.
+//!
+//! With permessage-deflate (the target's `deflate`: subscribers offer it as browsers do), a
+//! generator that inflated every delivery would saturate its own core long before the
+//! server: only `sample` subscribers inflate and check each delivery (its sequence number,
+//! its length, its content against raw deflate of the same message at `ref_level`); the
+//! others count a compressed delivery by its frame (RSV1 set, next in order), so their
+//! sequence numbers are inferred. The messages are then JSON text and the probes 16-byte
+//! binary messages, so a probe is told by its opcode even when a server compresses it
+//! (Node `ws` compresses every message when it keeps its context).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -52,6 +61,13 @@ pub struct BroadcastOpts {
     pub sources: usize,
     /// The server's pid, for its CPU time.
     pub server_pid: Option<u32>,
+    /// Messages are chat-like JSON text (at least `client::JSON_MIN` bytes), else binary.
+    pub json: bool,
+    /// With permessage-deflate: how many subscribers inflate and check every delivery.
+    pub sample: usize,
+    /// With permessage-deflate: the level of the raw deflate the received sizes are
+    /// compared with.
+    pub ref_level: u32,
 }
 
 struct State {
@@ -73,6 +89,16 @@ struct State {
     distinct: RefCell<Vec<u64>>,
     last_delivery: Cell<Option<Instant>>,
     latency: RefCell<Latency>,
+    /// Counting bytes and compressed deliveries (the measured window).
+    measuring: Cell<bool>,
+    wire_bytes: Cell<u64>,
+    compressed: Cell<u64>,
+    /// Sampled compressed deliveries: inflated and checked, their compressed payload bytes,
+    /// and what raw deflate at `ref_level` makes of the same messages.
+    inflated: Cell<u64>,
+    sampled_payload: Cell<u64>,
+    sampled_ref: Cell<u64>,
+    ref_level: u32,
 }
 
 /// Runs the scenario on its own one-thread runtime.
@@ -91,8 +117,15 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
     let messages = opts.burst.map_or(opts.messages, |b| b.min(opts.messages));
     let words = usize::try_from(messages.div_ceil(64)).map_err(io::Error::other)?;
     let conns = connect_all(&opts.target, opts.subscribers, opts.sources).await?;
-    let mut publisher = client::connect(&opts.target, None).await?;
-    let template = Template::new(opts.size);
+    let agreed = conns.iter().filter(|c| c.deflate().is_some()).count();
+    // The publisher sends plain frames: the server's work is the fan-out.
+    let mut publisher = client::connect(&opts.target.with_deflate(false), None).await?;
+    let template = if opts.json {
+        Template::json(opts.size)
+    } else {
+        Template::new(opts.size)
+    };
+    let probe = Template::new(client::STAMP_LEN);
     let state = Rc::new(State {
         subs,
         messages,
@@ -112,12 +145,23 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
         distinct: RefCell::new(vec![0; opts.subscribers]),
         last_delivery: Cell::new(None),
         latency: RefCell::new(Latency::default()),
+        measuring: Cell::new(false),
+        wire_bytes: Cell::new(0),
+        compressed: Cell::new(0),
+        inflated: Cell::new(0),
+        sampled_payload: Cell::new(0),
+        sampled_ref: Cell::new(0),
+        ref_level: opts.ref_level,
     });
     let base = Instant::now();
     for (k, conn) in conns.into_iter().enumerate() {
         let (state, size) = (state.clone(), opts.size);
+        let sampled = k < opts.sample;
         tokio::task::spawn_local(async move {
-            if subscribe(conn, k, words, size, base, &state).await.is_err() {
+            if subscribe(conn, k, words, size, sampled, base, &state)
+                .await
+                .is_err()
+            {
                 state.sub_errors.set(state.sub_errors.get() + 1);
             }
         });
@@ -133,7 +177,7 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
                 state.probes_seen.get()
             )));
         }
-        publisher.send(&template, PROBE..PROBE + 1, 0).await?;
+        publisher.send(&probe, PROBE..PROBE + 1, 0).await?;
         probes += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -141,6 +185,7 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let meter = CpuMeter::start(opts.server_pid)?;
+    state.measuring.set(true);
     let start = Instant::now();
     let deadline = start + opts.duration;
     if let Some(burst) = opts.burst {
@@ -207,6 +252,38 @@ async fn run_local(opts: &BroadcastOpts) -> io::Result<Report> {
         "deliveries_per_s",
         round(deliveries as f64 / elapsed.as_secs_f64().max(1e-9), 1),
     );
+    r.set("json", opts.json);
+    r.set("deflate_offered", opts.target.deflate);
+    r.set("deflate_agreed", agreed);
+    r.set("compressed_deliveries", state.compressed.get());
+    r.set("sampled_subscribers", opts.sample.min(opts.subscribers));
+    r.set("inflated_checked", state.inflated.get());
+    r.set("wire_bytes", state.wire_bytes.get());
+    r.set(
+        "wire_bytes_per_delivery",
+        round(
+            state.wire_bytes.get() as f64 / (deliveries.max(1)) as f64,
+            1,
+        ),
+    );
+    if state.inflated.get() > 0 {
+        let n = state.inflated.get() as f64;
+        r.set(
+            "payload_bytes_per_msg",
+            round(state.sampled_payload.get() as f64 / n, 1),
+        );
+        r.set(
+            "raw_deflate_bytes_per_msg",
+            round(state.sampled_ref.get() as f64 / n, 1),
+        );
+        r.set(
+            "vs_raw_deflate",
+            round(
+                state.sampled_payload.get() as f64 / state.sampled_ref.get().max(1) as f64,
+                4,
+            ),
+        );
+    }
     let lat = state.latency.borrow();
     r.set("p50_us", round(lat.quantile_us(0.5), 1));
     r.set("p99_us", round(lat.quantile_us(0.99), 1));
@@ -220,18 +297,54 @@ async fn subscribe(
     k: usize,
     words: usize,
     size: usize,
+    sampled: bool,
     base: Instant,
     state: &State,
 ) -> io::Result<()> {
     let mut seen = vec![0u64; words];
     let mut got_probe = false;
     let mut max_seen: Option<u64> = None;
+    let mut inflater = conn
+        .deflate()
+        .filter(|_| sampled)
+        .map(|d| Inflate::new(d.server_context, state.ref_level));
     loop {
-        conn.read_some().await?;
+        let n = conn.read_some().await?;
+        if state.measuring.get() {
+            state.wire_bytes.set(state.wire_bytes.get() + n as u64);
+        }
         let now = stamp(base);
         let mut delivered = false;
         while let Some(frame) = conn.next_frame()? {
-            let Some((seq, ts)) = client::read_stamp(&frame.payload) else {
+            let compressed = frame.header.rsv & oyez_frame::FrameHeader::RSV1 != 0;
+            // (compressed payload bytes, raw deflate's) of a sampled, inflated delivery.
+            let mut sampled_sizes: Option<(u64, u64)> = None;
+            // Whether the stamp's time was read (not inferred), for the latency figures.
+            let mut timed = true;
+            let stamp = if !compressed {
+                client::read_stamp(&frame.payload).map(|s| (s, frame.payload.len()))
+            } else {
+                if state.measuring.get() {
+                    state.compressed.set(state.compressed.get() + 1);
+                }
+                match inflater.as_mut() {
+                    // A probe (binary while the messages are text), never inflated.
+                    None if frame.header.opcode == oyez_frame::OpCode::Binary => {
+                        Some(((PROBE, 0), client::STAMP_LEN))
+                    }
+                    Some(inf) => {
+                        let plain = inf.inflate(&frame.payload)?;
+                        sampled_sizes = Some((frame.payload.len() as u64, inf.reference(&plain)));
+                        client::read_stamp(&plain).map(|s| (s, plain.len()))
+                    }
+                    // Not sampled: the next message in order (its time unknown).
+                    None => {
+                        timed = false;
+                        Some(((max_seen.map_or(0, |m| m + 1), now), size))
+                    }
+                }
+            };
+            let Some(((seq, ts), len)) = stamp else {
                 state.bad.set(state.bad.get() + 1);
                 continue;
             };
@@ -242,9 +355,16 @@ async fn subscribe(
                 }
                 continue;
             }
-            if seq >= state.messages || frame.payload.len() != size {
+            if seq >= state.messages || len != size {
                 state.bad.set(state.bad.get() + 1);
                 continue;
+            }
+            if let Some((payload, reference)) = sampled_sizes {
+                state.inflated.set(state.inflated.get() + 1);
+                state
+                    .sampled_payload
+                    .set(state.sampled_payload.get() + payload);
+                state.sampled_ref.set(state.sampled_ref.get() + reference);
             }
             let (w, bit) = (
                 usize::try_from(seq / 64).expect("< messages"),
@@ -261,7 +381,9 @@ async fn subscribe(
             max_seen = Some(max_seen.map_or(seq, |m| m.max(seq)));
             state.distinct.borrow_mut()[k] += 1;
             state.deliveries.set(state.deliveries.get() + 1);
-            state.latency.borrow_mut().record(now.saturating_sub(ts));
+            if timed {
+                state.latency.borrow_mut().record(now.saturating_sub(ts));
+            }
             delivered = true;
             let mut counts = state.counts.borrow_mut();
             let i = usize::try_from(seq).expect("< messages");
@@ -282,5 +404,54 @@ async fn subscribe(
         if delivered {
             state.last_delivery.set(Some(Instant::now()));
         }
+    }
+}
+
+/// A sampled subscriber's inflater: RFC 7692's tail put back, the window kept only if the
+/// server keeps its context; and raw deflate at the reference level of what it inflated.
+struct Inflate {
+    z: flate2::Decompress,
+    server_context: bool,
+    reference: flate2::Compress,
+    out: Vec<u8>,
+}
+
+impl Inflate {
+    fn new(server_context: bool, level: u32) -> Self {
+        Self {
+            z: flate2::Decompress::new(false),
+            server_context,
+            reference: flate2::Compress::new(flate2::Compression::new(level), false),
+            out: Vec::new(),
+        }
+    }
+
+    fn inflate(&mut self, payload: &[u8]) -> io::Result<Vec<u8>> {
+        if !self.server_context {
+            self.z.reset(false);
+        }
+        let mut out = Vec::with_capacity(payload.len() * 4 + 64);
+        for part in [payload, &crate::deflate::TAIL[..]] {
+            let start = self.z.total_in();
+            loop {
+                let done = usize::try_from(self.z.total_in() - start).map_err(io::Error::other)?;
+                self.z
+                    .decompress_vec(&part[done..], &mut out, flate2::FlushDecompress::None)
+                    .map_err(io::Error::other)?;
+                let all = usize::try_from(self.z.total_in() - start).map_err(io::Error::other)?
+                    == part.len();
+                if all && out.len() < out.capacity() {
+                    break;
+                }
+                out.reserve(out.capacity().max(1024));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Raw deflate of `plain` on its own at the reference level (sync flush, tail removed).
+    fn reference(&mut self, plain: &[u8]) -> u64 {
+        crate::deflate::flate2_compress(&mut self.reference, plain, &mut self.out);
+        self.out.len() as u64
     }
 }

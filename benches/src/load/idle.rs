@@ -53,6 +53,11 @@ async fn run_local(opts: &IdleOpts) -> io::Result<Report> {
     r.set("connections", opts.connections);
     r.set("sources", opts.sources);
     r.set("alive", alive);
+    r.set("deflate_offered", opts.target.deflate);
+    r.set(
+        "deflate_agreed",
+        conns.iter().filter(|c| c.deflate().is_some()).count(),
+    );
     r.set("connect_s", round(connected.as_secs_f64(), 3));
     r.set("server_rss_before", rss_before);
     r.set("server_rss_after", rss_after);

@@ -26,6 +26,38 @@ pub struct ClientHandshake {
     key: String,
     expected_accept: String,
     protocols: Vec<String>,
+    /// The permessage-deflate offered, to check the answer against.
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
+}
+
+/// What a client's upgrade request carries besides its host and target, for
+/// [`ClientHandshake::with_options`].
+///
+/// ```
+/// use bytes::BytesMut;
+/// use oyez_frame::handshake::client::{ClientHandshake, ClientOptions};
+///
+/// let mut options = ClientOptions::default();
+/// options.protocols = &["chat"];
+/// options.headers = &[("Origin", "http://example.com")];
+/// let mut out = BytesMut::new();
+/// ClientHandshake::with_options("example.com", "/", &options, &mut out);
+/// assert!(out.windows(6).any(|w| w == b"Origin"));
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientOptions<'a> {
+    /// Subprotocols to offer, in order of preference.
+    pub protocols: &'a [&'a str],
+    /// Extra headers, written as given (e.g. `Origin`).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// permessage-deflate to offer, with these settings (none by default). The offer has
+    /// `client_no_context_takeover` and `client_max_window_bits`, and asks the server for
+    /// what [`DeflateConfig`](crate::deflate::DeflateConfig) requests of it.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -43,16 +75,26 @@ impl ClientHandshake {
         extra_headers: &[(&str, &str)],
         dst: &mut BytesMut,
     ) -> Self {
-        let mut raw = [0u8; 16];
-        if getrandom::fill(&mut raw).is_err() {
-            // The key only needs to be fresh, not secret (RFC 6455 §4.1); fall back to std's
-            // randomly keyed hasher.
-            use std::hash::BuildHasher;
-            let state = std::collections::hash_map::RandomState::new();
-            raw[..8].copy_from_slice(&state.hash_one(1u8).to_ne_bytes());
-            raw[8..].copy_from_slice(&state.hash_one(2u8).to_ne_bytes());
-        }
-        Self::with_key(host, target, protocols, extra_headers, raw, dst)
+        let options = ClientOptions {
+            protocols,
+            headers: extra_headers,
+            ..ClientOptions::default()
+        };
+        Self::with_options(host, target, &options, dst)
+    }
+
+    /// As [`ClientHandshake::new`], with everything the request offers in `options`
+    /// (subprotocols, headers, permessage-deflate).
+    ///
+    /// # Warning
+    /// As [`ClientHandshake::new`]: nothing written may contain CR or LF.
+    pub fn with_options(
+        host: &str,
+        target: &str,
+        options: &ClientOptions<'_>,
+        dst: &mut BytesMut,
+    ) -> Self {
+        Self::write(host, target, options, fresh_nonce(), dst)
     }
 
     /// As [`ClientHandshake::new`] with a given 16-byte nonce (for tests and vectors).
@@ -64,6 +106,21 @@ impl ClientHandshake {
         nonce: [u8; 16],
         dst: &mut BytesMut,
     ) -> Self {
+        let options = ClientOptions {
+            protocols,
+            headers: extra_headers,
+            ..ClientOptions::default()
+        };
+        Self::write(host, target, &options, nonce, dst)
+    }
+
+    fn write(
+        host: &str,
+        target: &str,
+        options: &ClientOptions<'_>,
+        nonce: [u8; 16],
+        dst: &mut BytesMut,
+    ) -> Self {
         let key = base64::engine::general_purpose::STANDARD.encode(nonce);
         let mut head = String::with_capacity(200);
         let _ = write!(
@@ -71,10 +128,22 @@ impl ClientHandshake {
             "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
         );
-        if !protocols.is_empty() {
-            let _ = write!(head, "Sec-WebSocket-Protocol: {}\r\n", protocols.join(", "));
+        if !options.protocols.is_empty() {
+            let _ = write!(
+                head,
+                "Sec-WebSocket-Protocol: {}\r\n",
+                options.protocols.join(", ")
+            );
         }
-        for (name, value) in extra_headers {
+        #[cfg(feature = "deflate")]
+        if let Some(config) = &options.deflate {
+            let _ = write!(
+                head,
+                "Sec-WebSocket-Extensions: {}\r\n",
+                super::deflate::offer(config)
+            );
+        }
+        for (name, value) in options.headers {
             let _ = write!(head, "{name}: {value}\r\n");
         }
         head.push_str("\r\n");
@@ -82,7 +151,9 @@ impl ClientHandshake {
         Self {
             expected_accept: derive_accept_key(key.as_bytes()),
             key,
-            protocols: protocols.iter().map(|p| (*p).to_owned()).collect(),
+            protocols: options.protocols.iter().map(|p| (*p).to_owned()).collect(),
+            #[cfg(feature = "deflate")]
+            deflate: options.deflate,
         }
     }
 
@@ -144,12 +215,40 @@ impl ClientHandshake {
                 Some(p.to_owned())
             }
         };
-        // We offer no extensions, so the server may not use one (RFC 6455 §4.1).
+        #[cfg(feature = "deflate")]
+        let deflate = super::deflate::check_response(
+            head.all("sec-websocket-extensions"),
+            self.deflate.as_ref(),
+        )?
+        .zip(self.deflate.as_ref())
+        .map(|(params, config)| params.agreed(config));
+        // Without the feature we offer no extension, so the server may not use one (RFC 6455
+        // §4.1).
+        #[cfg(not(feature = "deflate"))]
         if head.get("sec-websocket-extensions").is_some() {
             return Err(Error::UnofferedExtension);
         }
-        Ok(Some(Response { head, protocol }))
+        Ok(Some(Response {
+            head,
+            protocol,
+            #[cfg(feature = "deflate")]
+            deflate,
+        }))
     }
+}
+
+/// A fresh random key nonce.
+fn fresh_nonce() -> [u8; 16] {
+    let mut raw = [0u8; 16];
+    if getrandom::fill(&mut raw).is_err() {
+        // The key only needs to be fresh, not secret (RFC 6455 §4.1); fall back to std's
+        // randomly keyed hasher.
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        raw[..8].copy_from_slice(&state.hash_one(1u8).to_ne_bytes());
+        raw[8..].copy_from_slice(&state.hash_one(2u8).to_ne_bytes());
+    }
+    raw
 }
 
 /// The server's accepted `101` response.
@@ -157,12 +256,23 @@ impl ClientHandshake {
 pub struct Response {
     head: Head,
     protocol: Option<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::Agreed>,
 }
 
 impl Response {
     /// The subprotocol the server chose, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate the server agreed to (checked against the offer), for
+    /// [`Session::set_deflate`](crate::Session::set_deflate); `None` if it declined or none
+    /// was offered.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub const fn deflate(&self) -> Option<crate::deflate::Agreed> {
+        self.deflate
     }
 
     /// The value of the first header named `name` (case-insensitive).

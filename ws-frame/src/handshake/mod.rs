@@ -5,7 +5,16 @@
 //! [`server::write_error`]). The client side writes a request ([`client::ClientHandshake`]) and
 //! checks the server's answer. Bytes that follow the head (frames sent early) stay in the
 //! caller's buffer, never lost.
+//!
+//! With the `deflate` feature, both sides also negotiate permessage-deflate (RFC 7692):
+//! [`server::negotiate_deflate`] judges a client's offers and says what to answer;
+//! [`client::ClientOptions::deflate`] makes a client offer it, and
+//! [`client::Response::deflate`] says what the server agreed, checked against the offer.
 
+#[cfg(feature = "deflate")]
+pub(crate) mod deflate;
+#[cfg(feature = "deflate")]
+pub(crate) mod extensions;
 mod head;
 
 pub mod client;

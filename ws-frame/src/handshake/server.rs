@@ -191,6 +191,53 @@ pub fn negotiate_protocol<'r>(req: &'r Request, supported: &[&str]) -> Option<&'
     req.protocols().find(|p| supported.contains(p))
 }
 
+/// The permessage-deflate parameters to agree to (RFC 7692): the first acceptable offer among
+/// the request's `Sec-WebSocket-Extensions` headers, answered as `config` allows; `None` when
+/// the client offers none that is acceptable (an offer with an unknown, repeated or
+/// malformed parameter is not), and for Safari 15.0 to 15.3 when the answer would ask for
+/// `client_no_context_takeover`, which those versions mishandle (as uWebSockets does).
+///
+/// Write the answer, `params.to_string()`, as the 101's `Sec-WebSocket-Extensions` header
+/// ([`write_response`]'s `extra_headers`), and hand `params.agreed(config)` to the
+/// connection's [`Session::set_deflate`](crate::Session::set_deflate). The answer always has
+/// `server_no_context_takeover`: every message is compressed on its own, which lets a
+/// broadcast be compressed once for every recipient.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use oyez_frame::Limits;
+/// use oyez_frame::deflate::DeflateConfig;
+/// use oyez_frame::handshake::server::{negotiate_deflate, parse_request};
+///
+/// let mut head = BytesMut::from(
+///     "GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Extensions: permessage-deflate; \
+///      client_max_window_bits\r\n\r\n",
+/// );
+/// let req = parse_request(&mut head, &Limits::default())?.expect("a whole head");
+/// let params = negotiate_deflate(&req, &DeflateConfig::default()).expect("offered");
+/// assert_eq!(
+///     params.to_string(),
+///     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+/// );
+/// # Ok::<(), oyez_frame::Error>(())
+/// ```
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+pub fn negotiate_deflate(
+    req: &Request,
+    config: &crate::deflate::DeflateConfig,
+) -> Option<crate::deflate::Params> {
+    let params = super::deflate::negotiate(req.head.all("sec-websocket-extensions"), config)?;
+    if params.client_no_context_takeover()
+        && req
+            .header_str("user-agent")
+            .is_some_and(super::deflate::is_safari_15_0_to_15_3)
+    {
+        return None;
+    }
+    Some(params)
+}
+
 /// Writes the `101 Switching Protocols` response, with the chosen subprotocol (which must be
 /// one the client offered) and any extra headers.
 ///

@@ -1,6 +1,8 @@
 //! The sans-IO connection state machine: bytes and commands in; bytes, events and timeouts out.
 
 mod config;
+#[cfg(feature = "deflate")]
+mod deflate;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -9,6 +11,8 @@ use bytes::{Bytes, BytesMut};
 
 pub use config::Config;
 use config::Timers;
+#[cfg(feature = "deflate")]
+pub(crate) use deflate::compressed_frame;
 
 use crate::{
     CloseCode, CloseFrame, Decoder, Encoder, Error, Frame, OpCode, Role, SharedFrame, Utf8Bytes,
@@ -69,9 +73,9 @@ pub struct Session {
     /// peer's close ends. Otherwise `None`. (Kept beside `state` rather than in it, so that the
     /// state is one byte.)
     deadline: Option<Instant>,
-    /// A fragmented data message being put together: its opcode and the bytes so far (boxed:
-    /// rare, and an idle session should stay small).
-    assembling: Option<Box<(OpCode, BytesMut)>>,
+    /// Rare state (a fragmented message being put together, permessage-deflate), boxed: an
+    /// idle session without it pays one pointer. `None` whenever it would be empty.
+    rare: Option<Box<Rare>>,
     /// What waits for [`Session::poll_transmit`], in order: frames encoded here (consecutive
     /// ones share a buffer) and shared frames.
     queue: VecDeque<Chunk>,
@@ -79,6 +83,26 @@ pub struct Session {
     pending: usize,
     events: VecDeque<Event>,
     last_rx: Instant,
+}
+
+/// What a session needs only sometimes.
+#[derive(Debug, Default)]
+struct Rare {
+    /// A fragmented data message being put together: its opcode and the bytes so far.
+    assembling: Option<(OpCode, BytesMut)>,
+    /// permessage-deflate, once agreed ([`Session::set_deflate`]).
+    #[cfg(feature = "deflate")]
+    deflate: Option<deflate::SessionDeflate>,
+}
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return false;
+        }
+        self.assembling.is_none()
+    }
 }
 
 /// A buffer waiting to be transmitted.
@@ -157,12 +181,32 @@ impl Session {
             encoder,
             state: State::Open,
             deadline: None,
-            assembling: None,
+            rare: None,
             queue: VecDeque::new(),
             pending: 0,
             events: VecDeque::new(),
             last_rx: now,
         }
+    }
+
+    /// Turns on permessage-deflate (RFC 7692) as the opening handshake agreed it (see
+    /// [`crate::deflate`]): RSV1 is accepted on the first frame of a data message, such
+    /// messages are inflated as their bytes arrive, and messages sent are compressed (those
+    /// of at least [`Agreed::min_size`](crate::deflate::Agreed::min_size) bytes that
+    /// compressing makes smaller). Call it right after [`Session::new`], before any bytes.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn set_deflate(&mut self, agreed: crate::deflate::Agreed) {
+        self.decoder.set_extension_rsv(crate::FrameHeader::RSV1);
+        let d = deflate::SessionDeflate::new(agreed, self.role());
+        self.rare.get_or_insert_with(Box::default).deflate = Some(d);
+    }
+
+    /// The permessage-deflate in force, if [`Session::set_deflate`] turned it on.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn deflate(&self) -> Option<&crate::deflate::Agreed> {
+        self.deflate_ref().map(|d| &d.agreed)
     }
 
     // ---- (B) inputs ----
@@ -199,21 +243,18 @@ impl Session {
             self.set_pong_deadline(None);
         }
         loop {
-            let frame = match self.decoder.decode(src) {
-                Ok(Some(frame)) => frame,
+            let step = match self.decoder.decode(src) {
+                Ok(Some(frame)) => self.handle_frame(frame),
+                // The decoder holds part of a frame.
+                #[cfg(feature = "deflate")]
+                Ok(None) => return self.handle_partial(src),
+                #[cfg(not(feature = "deflate"))]
                 Ok(None) => return Ok(()),
-                // The decoder keeps the error: it takes effect once these events are taken.
-                Err(_)
-                    if self
-                        .events
-                        .iter()
-                        .any(|ev| matches!(ev, Event::Text(_) | Event::Binary(_))) =>
-                {
-                    return Ok(());
-                }
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => Err(e),
             };
-            self.handle_frame(frame);
+            if let Err(e) = step {
+                return self.protocol_error(e);
+            }
             if self.state == State::Closed {
                 src.clear();
                 return Ok(());
@@ -266,10 +307,14 @@ impl Session {
             Outbound::Ping(data) => (OpCode::Ping, data),
             Outbound::Pong(data) => (OpCode::Pong, data),
         };
-        if opcode.is_control() && payload.len() > 125 {
-            return Err(Error::PayloadTooLarge(payload.len() as u64));
+        if opcode.is_control() {
+            if payload.len() > 125 {
+                return Err(Error::PayloadTooLarge(payload.len() as u64));
+            }
+            self.push_frame(opcode, payload);
+        } else {
+            self.push_data(opcode, payload);
         }
-        self.push_frame(opcode, payload);
         Ok(())
     }
 
@@ -280,15 +325,32 @@ impl Session {
     /// As [`Session::send`].
     pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), Error> {
         self.check_open()?;
+        #[cfg(feature = "deflate")]
+        if let Some(d) = self.deflate_ref()
+            && let Some((level, bits)) = d.shared_key(self.role(), frame.payload().len())
+        {
+            let shared = if self.role().masks_outgoing() {
+                None // a client masks every frame: nothing to share
+            } else {
+                frame.deflated(level, bits)
+            };
+            match shared {
+                // The broadcast's one compressed form.
+                Some(Some(bytes)) => {
+                    self.pending += bytes.len();
+                    self.queue.push_back(Chunk::Shared(bytes.clone()));
+                }
+                // Compressing does not pay: the plain frame.
+                Some(None) => self.queue_shared(frame),
+                // No shared form for us: compressed here.
+                None => self.push_data(frame.opcode(), frame.payload()),
+            }
+            return Ok(());
+        }
         if self.role().masks_outgoing() {
             self.push_frame(frame.opcode(), frame.payload());
         } else {
-            self.pending += frame.len();
-            let (head, tail) = frame.parts();
-            self.queue.push_back(Chunk::Shared(head.clone()));
-            if !tail.is_empty() {
-                self.queue.push_back(Chunk::Shared(tail.clone()));
-            }
+            self.queue_shared(frame);
         }
         Ok(())
     }
@@ -410,7 +472,70 @@ impl Session {
 
     // ---- internals ----
 
-    fn handle_frame(&mut self, frame: Frame) {
+    /// A protocol error (the decoder's, or an extension's, which the decoder now keeps): it
+    /// takes effect at once, or once the messages before it have been taken.
+    fn protocol_error(&mut self, e: Error) -> Result<(), Error> {
+        self.decoder.fail_with(e);
+        let e = self.failure();
+        if self
+            .events
+            .iter()
+            .any(|ev| matches!(ev, Event::Text(_) | Event::Binary(_)))
+        {
+            return Ok(());
+        }
+        Err(self.fail(e))
+    }
+
+    /// The decoder holds part of a frame: a compressed message's payload is inflated as it
+    /// arrives, so a bomb or bad text fails before the rest of the frame is read.
+    #[cfg(feature = "deflate")]
+    fn handle_partial(&mut self, src: &BytesMut) -> Result<(), Error> {
+        let partial = self.decoder.partial();
+        let open = self.state == State::Open;
+        let limit = self.decoder.limits().max_message_size();
+        if let (Some(d), Some((header, have))) = (self.deflate_mut(), partial)
+            && open
+            && header.opcode.is_data()
+        {
+            if header.opcode != OpCode::Continuation && header.rsv & crate::FrameHeader::RSV1 != 0 {
+                d.begin(header.opcode);
+            }
+            if d.is_receiving()
+                && let Err(e) = d.partial(&src[..have.min(src.len())], limit)
+            {
+                return self.protocol_error(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// A compressed data frame: inflated (the rest of it), and the message handed out when
+    /// it was the last. `Ok(false)`: not a compressed message's frame.
+    #[cfg(feature = "deflate")]
+    fn handle_compressed(
+        &mut self,
+        header: &crate::FrameHeader,
+        payload: &[u8],
+    ) -> Result<bool, Error> {
+        let limit = self.decoder.limits().max_message_size();
+        let Some(d) = self.deflate_mut() else {
+            return Ok(false);
+        };
+        match header.opcode {
+            OpCode::Text | OpCode::Binary if header.rsv & crate::FrameHeader::RSV1 != 0 => {
+                d.begin(header.opcode);
+            }
+            OpCode::Continuation if d.is_receiving() => {}
+            _ => return Ok(false),
+        }
+        if let Some((opcode, message)) = d.frame_done(payload, header.fin, limit)? {
+            self.push_message(opcode, message);
+        }
+        Ok(true)
+    }
+
+    fn handle_frame(&mut self, frame: Frame) -> Result<(), Error> {
         let Frame { header, payload } = frame;
         let open = self.is_open();
         match header.opcode {
@@ -436,28 +561,67 @@ impl Session {
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation if !open => {
                 // After we sent close, data is discarded until the peer's close (RFC 6455 §1.4).
-                self.assembling = None;
+                self.drop_assembly();
             }
+            #[cfg(feature = "deflate")]
+            OpCode::Text | OpCode::Binary | OpCode::Continuation
+                if self.handle_compressed(&header, &payload)? => {}
             OpCode::Text | OpCode::Binary => {
                 if header.fin {
                     self.push_message(header.opcode, payload);
                 } else {
-                    self.assembling = Some(Box::new((header.opcode, BytesMut::from(&payload[..]))));
+                    self.rare.get_or_insert_with(Box::default).assembling =
+                        Some((header.opcode, BytesMut::from(&payload[..])));
                 }
             }
             OpCode::Continuation => {
-                let (opcode, mut buf) = *self
+                let rare = self
+                    .rare
+                    .as_deref_mut()
+                    .expect("INVARIANT: the decoder checked a message is open");
+                let (opcode, buf) = rare
                     .assembling
-                    .take()
+                    .as_mut()
                     .expect("INVARIANT: the decoder checked a message is open");
                 buf.extend_from_slice(&payload);
                 if header.fin {
+                    let opcode = *opcode;
+                    let (_, buf) = rare.assembling.take().expect("just matched");
+                    self.trim_rare();
                     self.push_message(opcode, buf.freeze());
-                } else {
-                    self.assembling = Some(Box::new((opcode, buf)));
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Forgets a message being put together (plain or compressed).
+    fn drop_assembly(&mut self) {
+        if let Some(rare) = self.rare.as_deref_mut() {
+            rare.assembling = None;
+            #[cfg(feature = "deflate")]
+            if let Some(d) = rare.deflate.as_mut() {
+                d.abandon();
+            }
+        }
+        self.trim_rare();
+    }
+
+    /// Frees the rare state once nothing is in it.
+    fn trim_rare(&mut self) {
+        if self.rare.as_deref().is_some_and(Rare::is_empty) {
+            self.rare = None;
+        }
+    }
+
+    #[cfg(feature = "deflate")]
+    fn deflate_ref(&self) -> Option<&deflate::SessionDeflate> {
+        self.rare.as_deref().and_then(|r| r.deflate.as_ref())
+    }
+
+    #[cfg(feature = "deflate")]
+    fn deflate_mut(&mut self) -> Option<&mut deflate::SessionDeflate> {
+        self.rare.as_deref_mut().and_then(|r| r.deflate.as_mut())
     }
 
     fn push_message(&mut self, opcode: OpCode, payload: Bytes) {
@@ -473,6 +637,29 @@ impl Session {
         let before = out.len();
         self.encoder.encode(opcode, true, payload, out);
         self.pending += out.len() - before;
+    }
+
+    /// Queues a shared frame's plain bytes themselves (a server's: unmasked).
+    fn queue_shared(&mut self, frame: &SharedFrame) {
+        let (head, tail) = frame.parts();
+        self.pending += head.len() + tail.len();
+        self.queue.push_back(Chunk::Shared(head.clone()));
+        if !tail.is_empty() {
+            self.queue.push_back(Chunk::Shared(tail.clone()));
+        }
+    }
+
+    /// A data message: compressed if permessage-deflate is on and it is worth it.
+    fn push_data(&mut self, opcode: OpCode, payload: &[u8]) {
+        #[cfg(feature = "deflate")]
+        if let Some(d) = self.rare.as_deref().and_then(|r| r.deflate.as_ref()) {
+            let out = own_buffer(&mut self.queue);
+            let before = out.len();
+            d.encode(&mut self.encoder, opcode, payload, out);
+            self.pending += out.len() - before;
+            return;
+        }
+        self.push_frame(opcode, payload);
     }
 
     fn push_close(&mut self, code: CloseCode, reason: &str) {
@@ -492,13 +679,13 @@ impl Session {
 
     fn start_close(&mut self, now: Instant, code: CloseCode, reason: &str) {
         self.push_close(code, reason);
-        self.assembling = None;
+        self.drop_assembly();
         self.state = State::CloseSent;
         self.deadline = Some(now + self.config().close_timeout());
     }
 
     fn finish(&mut self, code: CloseCode, reason: Utf8Bytes, clean: bool) {
-        self.assembling = None;
+        self.drop_assembly();
         self.state = State::Closed;
         self.deadline = None;
         self.events.push_back(Event::Closed {
@@ -519,7 +706,7 @@ impl Session {
         {
             self.push_close(code, "");
         }
-        self.assembling = None;
+        self.drop_assembly();
         self.state = State::Failed;
         self.deadline = None;
         e

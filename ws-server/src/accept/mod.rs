@@ -2,6 +2,7 @@
 //! plain HTTP exchange) in a task of its own; an upgraded connection then moves to a shard.
 
 mod admit;
+mod deflate;
 mod plain;
 mod tracker;
 mod upgrade;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
-use super::{Accept, admit, plain};
+use super::{Accept, admit, deflate, plain};
 use crate::request::RequestInfo;
 use crate::shard::Adoption;
 use crate::{Error, Server};
@@ -87,11 +87,16 @@ pub(super) async fn serve(
     let req = admitted.req;
     // The shard writes the 101 once the connection is registered, so a client that has seen
     // it is reached by every broadcast sent after.
+    let deflate = deflate::negotiate(&req, config.deflate.as_ref());
     let mut response = BytesMut::new();
+    let extensions = deflate
+        .as_ref()
+        .map(|(answer, _)| ("Sec-WebSocket-Extensions", answer.as_str()));
     let headers: Vec<(&str, &str)> = admitted
         .headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
+        .chain(extensions)
         .collect();
     hs::write_response(
         &accept,
@@ -109,6 +114,7 @@ pub(super) async fn serve(
         response: response.freeze(),
         early: buf,
         identity: admitted.identity.map(Box::new),
+        deflate: deflate.map(|(_, agreed)| agreed),
     };
     drop(req);
     server.adopt(adoption);

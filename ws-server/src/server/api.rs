@@ -59,7 +59,7 @@ impl Server {
     /// given: with the mega cluster on, an all or room audience then goes to mega too, as a
     /// `bcast` for `ns` ([`crate::Conn::relay`]).
     pub(crate) fn broadcast_from(&self, ns: Option<&str>, to: Audience<'_>, msg: Message) -> usize {
-        let n = self.deliver(&msg.to_frame(), to, Origin::Local);
+        let n = self.deliver(&msg, to, Origin::Local);
         self.inner.clusters.publish(to, &msg, ns);
         n
     }
@@ -77,7 +77,7 @@ impl Server {
     ) -> usize {
         let to = Audience::path(ns).except_sessions(except_session_ids);
         let msg = Message::text(message);
-        let n = self.deliver(&msg.to_frame(), to, Origin::Local);
+        let n = self.deliver(&msg, to, Origin::Local);
         self.inner.clusters.publish_ns(to, &msg, channel);
         n
     }

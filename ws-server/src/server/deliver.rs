@@ -6,15 +6,22 @@ use super::Server;
 use crate::registry::ConnEntry;
 use crate::shard::Cmd;
 use crate::stats::{Origin, Stamp};
-use crate::{Audience, Stats};
+use crate::{Audience, Message, Stats};
 
 impl Server {
-    /// Queues `frame` for the connections of `to` here: one command per shard, however many
-    /// of its connections the frame is for, stamped as a broadcast from `origin` (for the
-    /// delivery-time histogram). Returns how many.
-    pub(crate) fn deliver(&self, frame: &SharedFrame, to: Audience<'_>, origin: Origin) -> usize {
+    /// Queues `msg` for the connections of `to` here: encoded once (for more than one
+    /// recipient, each form, plain or compressed, made once when first needed), one command
+    /// per shard however many of its connections it is for, stamped as a broadcast from
+    /// `origin` (for the delivery-time histogram). Returns how many.
+    pub(crate) fn deliver(&self, msg: &Message, to: Audience<'_>, origin: Origin) -> usize {
         let at = Some(Stamp::now(origin));
         let per_shard = self.inner.registry.targets(to);
+        let frame = match per_shard.iter().map(Vec::len).sum::<usize>() {
+            0 => return 0,
+            1 => msg.to_frame(),
+            _ => msg.to_broadcast_frame(),
+        };
+        let frame = &frame;
         let mut n = 0;
         for (shard, to) in self.inner.shards.iter().zip(per_shard) {
             n += to.len();

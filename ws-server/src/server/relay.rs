@@ -42,6 +42,6 @@ impl Server {
     /// Local delivery of what another instance sent, from cluster `from`.
     fn relay(&self, r: &Relayed, from: Origin) -> usize {
         self.inner.stats.relayed(from);
-        self.deliver(&r.msg.to_frame(), r.audience(), from)
+        self.deliver(&r.msg, r.audience(), from)
     }
 }

@@ -60,6 +60,8 @@ pub(crate) struct Adoption {
     pub(crate) early: BytesMut,
     /// Who the upgrade hook said the connection is (registered with it).
     pub(crate) identity: Option<Box<Identity>>,
+    /// The permessage-deflate the handshake agreed, if any.
+    pub(crate) deflate: Option<oyez_frame::deflate::Agreed>,
 }
 
 /// Gives each shard of the process a distinct identity, for the thread-local fast path.

@@ -52,9 +52,13 @@ impl<H: Host> Shard<H> {
             route,
             response,
             early,
+            deflate,
             ..
         } = a;
         let mut session = Session::new(Role::Server, self.config, now);
+        if let Some(agreed) = deflate {
+            session.set_deflate(agreed);
+        }
         if self.shutting_down {
             let _ = session.close(now, CloseCode::GOING_AWAY, "server shutdown");
         }

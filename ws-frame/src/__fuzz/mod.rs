@@ -4,6 +4,9 @@
 //! function takes raw fuzzer bytes, never panics on its own account, and asserts an oracle
 //! (a panic here is a bug found).
 
+#[cfg(feature = "deflate")]
+mod deflate;
+
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -14,6 +17,9 @@ use crate::{
     CloseCode, Decoder, Encoder, Error, Frame, FrameHeader, Limits, Role, Session, Utf8Validator,
     apply_mask, apply_mask_naive,
 };
+
+#[cfg(feature = "deflate")]
+pub use deflate::{deflate_extensions, deflate_session};
 
 /// Small limits, so the fuzzer reaches the limit paths.
 fn fuzz_limits() -> Limits {
