@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the Autobahn|Testsuite against ws-server (server role, /echo) and against our client
-# (client role), cases 1–11, and fails on any case that is not OK / INFORMATIONAL /
-# UNIMPLEMENTED or that differs from autobahn/expected-{server,client}.json.
+# Runs the Autobahn|Testsuite against ws-server (server role, /echo), against our client
+# (client role, oyez_server::client) and against oyez-tokio's WebSocket in the client role
+# (through its split halves), cases 1–11, and fails on any case that is not OK /
+# INFORMATIONAL / UNIMPLEMENTED or that differs from
+# autobahn/expected-{server,client,client-tokio}.json.
 # Installs wstest (../shared/tools/autobahn/install.sh, found by scripts/autobahn-tools.sh)
 # if it is missing.
 # Env: AUTOBAHN_CASES (default '*'), AUTOBAHN_EXCLUDE (default '12.*,13.*': permessage-deflate
@@ -24,6 +26,7 @@ if [ ! -x "$PREFIX/bin/wstest" ]; then
 fi
 
 cargo build --release --locked -p oyez --bin ws-server -p oyez-server --example autobahn_client
+cargo build --release --locked -p oyez-tokio --example autobahn_tokio
 BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -48,5 +51,10 @@ python3 autobahn/compare.py "$OUT/server/reports/servers/index.json" ws-server a
 OUT=$OUT/client AGENT=ws-client PORT=$(free_port) CASES=$CASES EXCLUDE=$EXCLUDE TIMEOUT=900 \
   bash "$TOOLS/run-client-suite.sh" "$BIN/examples/autobahn_client" || status=1
 python3 autobahn/compare.py "$OUT/client/reports/clients/index.json" ws-client autobahn/expected-client.json "${WRITE[@]}" || status=1
+
+# Client role again, through oyez-tokio's WebSocket (about 20 s).
+OUT=$OUT/client-tokio AGENT=oyez-tokio PORT=$(free_port) CASES=$CASES EXCLUDE=$EXCLUDE TIMEOUT=900 \
+  bash "$TOOLS/run-client-suite.sh" "$BIN/examples/autobahn_tokio" || status=1
+python3 autobahn/compare.py "$OUT/client-tokio/reports/clients/index.json" oyez-tokio autobahn/expected-client-tokio.json "${WRITE[@]}" || status=1
 
 exit $status

@@ -69,6 +69,16 @@ impl Error {
             Self::Protocol(_) | Self::Lost(_) | Self::Handshake(_) | Self::HandshakeTimeout
         )
     }
+
+    /// The HTTP status to answer a refused upgrade request with (400, 426, 431…), for an
+    /// error from a server's handshake check (e.g. [`upgrade`](crate::upgrade)'s).
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Handshake(e) => e.http_status().or(Some(400)),
+            Self::HandshakeTimeout => Some(408),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

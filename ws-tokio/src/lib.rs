@@ -100,7 +100,7 @@ pub use client::connect;
 pub use config::Config;
 pub use error::{Error, Lost};
 pub use message::Message;
-pub use oyez_frame::{CloseCode, CloseFrame, Role, Utf8Bytes};
+pub use oyez_frame::{CloseCode, CloseFrame, Limits, Role, Utf8Bytes};
 pub use server::{accept, accept_with};
 pub use split::{Reader, Writer};
 pub use stream::MaybeTls;
