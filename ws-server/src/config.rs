@@ -32,6 +32,10 @@ pub struct ServerConfig {
     /// Event-loop threads that own the upgraded connections (default 0: one per available
     /// core). Each runs its connections' callbacks.
     pub shards: usize,
+    /// Serve `wss://` with this certificate and key (default: plain `ws://`). Every
+    /// connection on the port is then TLS; [`crate::Server::reload_tls`] reads the files
+    /// again.
+    pub tls: Option<crate::TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +50,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_connections: None,
             shards: 0,
+            tls: None,
         }
     }
 }

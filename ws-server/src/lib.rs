@@ -4,9 +4,11 @@
 //! backpressure, graceful shutdown and clustering over Redis or NATS; plus a small client.
 //! The `ws-server` binary (package `oyez`) is [`apps`] on one port.
 //!
-//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, permessage-deflate,
-//! and no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
-//! handler for ([`Builder::http`]).
+//! **What it does not do:** HTTP/2 WebSockets, permessage-deflate, and no plain HTTP of its
+//! own: it answers only the HTTP requests its embedder registers a handler for
+//! ([`Builder::http`]). It serves `wss://` when given a certificate ([`ServerConfig::tls`],
+//! reloaded by [`Server::reload_tls`]). For a WebSocket on your own stream (a hyper or
+//! axum route, HTTP/2, a TLS stream you made), use `oyez-tokio`.
 //!
 //! # Where to find what
 //!
@@ -119,6 +121,7 @@ mod server;
 mod shard;
 mod stats;
 mod sync;
+mod tls;
 
 pub mod _design;
 pub mod apps;
@@ -136,6 +139,7 @@ pub use message::Message;
 pub use registry::SessionInfo;
 pub use server::Server;
 pub use stats::Stats;
+pub use tls::TlsConfig;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

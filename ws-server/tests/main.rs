@@ -20,3 +20,5 @@ mod lifecycle;
 mod cluster;
 // The chat demo's HTTP routes: the page and the public roster of its rooms.
 mod demo;
+// wss://: echo, early frames, plain HTTP over TLS, two instances, certificate reloads.
+mod tls;

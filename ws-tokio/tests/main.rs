@@ -1,6 +1,9 @@
 //! oyez-tokio's integration tests: one binary (ripgrep, rustls), one module per concern.
 //! Everything runs on 127.0.0.1 port 0 or in memory; certificates are made at test time.
 
+// Test helpers unwrap freely, as the tests themselves may.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 // Both roles over TCP and in-memory pipes: echo, the close handshake, limits, bad input.

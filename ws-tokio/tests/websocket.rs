@@ -273,7 +273,7 @@ proptest! {
             });
             let client = WebSocket::from_upgraded(b, Role::Client, Config::default().with_read_chunk(256));
             let msgs: Vec<Message> = sizes.iter().enumerate().map(|(i, &n)| {
-                if text { Message::text("ab€".repeat(n / 5 + i)) } else { Message::binary(vec![(i % 256) as u8; n]) }
+                if text { Message::text("ab€".repeat(n / 5 + i)) } else { Message::binary(vec![u8::try_from(i % 256).unwrap(); n]) }
             }).collect();
             let (mut rx, mut tx) = client.split();
             let expected = msgs.clone();

@@ -2,6 +2,7 @@
 //! plain HTTP exchange) in a task of its own; an upgraded connection then moves to a shard.
 
 mod plain;
+mod tls;
 mod tracker;
 mod upgrade;
 
@@ -14,6 +15,7 @@ use tracing::{debug, info};
 use crate::Server;
 use crate::http::HttpHandler;
 use crate::routes::Routes;
+use crate::tls::TlsStore;
 
 /// What a connection's handshake task needs.
 #[derive(Clone)]
@@ -21,6 +23,8 @@ pub(crate) struct Accept {
     pub(crate) server: Server,
     pub(crate) routes: Arc<Routes>,
     pub(crate) http: Option<Arc<dyn HttpHandler>>,
+    /// The certificate, when every connection is `wss://`.
+    pub(crate) tls: Option<Arc<TlsStore>>,
 }
 
 /// Waits until the flag is set (or its sender is gone). Returns no guard, so it can sit in a
@@ -41,7 +45,15 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: Accept, done: watch:
                 Ok((stream, peer)) => {
                     let ctx = ctx.clone();
                     tasks.spawn(async move {
-                        if let Err(e) = upgrade::serve(stream, peer, ctx).await {
+                        let _ = stream.set_nodelay(true);
+                        let served = match &ctx.tls {
+                            Some(store) => match tls::handshake(stream, store, &ctx).await {
+                                Ok(stream) => upgrade::serve(stream, peer, ctx).await,
+                                Err(e) => Err(e),
+                            },
+                            None => upgrade::serve(stream, peer, ctx).await,
+                        };
+                        if let Err(e) = served {
                             debug!(%peer, error = %e, "connection ended with an error");
                         }
                     });

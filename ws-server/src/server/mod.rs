@@ -6,6 +6,7 @@ mod api;
 mod deliver;
 mod lifecycle;
 mod relay;
+mod reload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::watch;
 use crate::cluster::Clusters;
 use crate::registry::Registry;
 use crate::shard::ShardHandle;
+use crate::tls::TlsStore;
 use crate::{ServerConfig, Stats};
 
 pub(crate) use relay::spawn_relays;
@@ -51,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) next_shard: AtomicUsize,
     /// Connections upgraded and not yet ended (including those on their way to a shard).
     pub(crate) live: watch::Sender<usize>,
+    /// The certificate new `wss://` handshakes use, when serving TLS.
+    pub(crate) tls: Option<Arc<TlsStore>>,
 }
 
 /// The parts a [`Server`] is built from (by the builder).
@@ -61,6 +65,7 @@ pub(crate) struct Parts {
     pub(crate) clusters: Clusters,
     pub(crate) shards: Vec<Arc<ShardHandle>>,
     pub(crate) done: watch::Receiver<bool>,
+    pub(crate) tls: Option<Arc<TlsStore>>,
 }
 
 impl Server {
@@ -72,6 +77,7 @@ impl Server {
             clusters,
             shards,
             done,
+            tls,
         } = parts;
         Self {
             inner: Arc::new(Shared {
@@ -85,6 +91,7 @@ impl Server {
                 shards,
                 next_shard: AtomicUsize::new(0),
                 live: watch::channel(0).0,
+                tls,
             }),
         }
     }

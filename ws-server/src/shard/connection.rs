@@ -13,6 +13,9 @@ use super::write_queue::WriteQueue;
 pub(super) const DIRTY: u8 = 1;
 /// Connection flag: in the shard's `again` list.
 pub(super) const AGAIN: u8 = 2;
+/// Connection flag: a `wss://` connection, whose TLS session is in the shard's
+/// [`super::tls::TlsSessions`].
+pub(super) const TLS: u8 = 4;
 
 /// One connection on its shard: an idle connection is only this (and its registry entry).
 /// `C` is the value its callbacks get ([`super::Host::Conn`]).
@@ -20,7 +23,7 @@ pub(super) struct Connection<C> {
     pub(super) stream: TcpStream,
     /// The route serving the connection (handed back to the host with each callback).
     pub(super) route: u16,
-    /// [`DIRTY`], [`AGAIN`].
+    /// [`DIRTY`], [`AGAIN`], [`TLS`].
     pub(super) flags: u8,
     pub(super) session: Session,
     pub(super) conn: C,
