@@ -37,7 +37,11 @@ fn runtime() -> Runtime {
 fn oyez_pair(rt: &Runtime) -> oyez_tokio::WebSocket<DuplexStream> {
     let (a, b) = duplex(PIPE);
     rt.spawn(async move {
-        let mut server = oyez_tokio::WebSocket::from_upgraded(a, oyez_tokio::Role::Server, oyez_tokio::Config::default());
+        let mut server = oyez_tokio::WebSocket::from_upgraded(
+            a,
+            oyez_tokio::Role::Server,
+            oyez_tokio::Config::default(),
+        );
         while let Some(Ok(m)) = server.recv().await {
             if m.is_data() && server.send(m).await.is_err() {
                 break;

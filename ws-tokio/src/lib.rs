@@ -60,7 +60,8 @@
 //!   replied to, during the `recv` that finds it; so is the close after a protocol error
 //!   (1002, 1007, 1009, decided by the codec). Keep receiving: keepalive pings, the idle
 //!   timeout, the pong timeout and the close timeout run while the stream is polled
-//!   (tokio timers, armed only when a deadline exists).
+//!   (tokio timers, armed only when a deadline exists: the runtime needs its time driver,
+//!   as `#[tokio::main]` has, once keepalive or the idle timeout is set or a close begins).
 //! - **Limits** are the codec's ([`oyez_frame::Limits`]: frame 16 MiB, message 64 MiB by
 //!   default), checked as bytes arrive; a read buffer grows to what the frame in progress
 //!   needs and no further.
