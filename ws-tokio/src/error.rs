@@ -39,7 +39,7 @@ pub enum Error {
     #[error("unsupported url: {0}")]
     Url(&'static str),
     /// TLS cannot be set up: no root store (enable `webpki-roots` or `native-roots`, or give
-    /// a [`tls::Connector`](crate::tls) your own), an invalid server name, or a PEM file that
+    /// a `tls::Connector` of your own), an invalid server name, or a PEM file that
     /// does not parse.
     #[error("tls: {0}")]
     Tls(String),
@@ -71,7 +71,7 @@ impl Error {
     }
 
     /// The HTTP status to answer a refused upgrade request with (400, 426, 431…), for an
-    /// error from a server's handshake check (e.g. [`upgrade`](crate::upgrade)'s).
+    /// error from a server's handshake check (e.g. `upgrade::upgrade`'s).
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Self::Handshake(e) => e.http_status().or(Some(400)),

@@ -18,10 +18,10 @@
 //! | send and receive | [`WebSocket`]: `recv` / `send` / `close`, or as a `Stream` and a `Sink` of [`Message`]s |
 //! | read in one task and write in another | [`WebSocket::into_split`], [`WebSocket::split`], [`split`] (who writes a pong, the close handshake, the locks) |
 //! | accept on a raw stream, inspect the request first | [`accept`], [`server::Incoming`] (origin, subprotocol, reject with a status) |
-//! | upgrade inside hyper or axum, HTTP/1.1 or HTTP/2 (RFC 8441) | [`upgrade`] (feature `hyper`) |
+//! | upgrade inside hyper or axum, HTTP/1.1 or HTTP/2 (RFC 8441) | `upgrade` (feature `hyper`) |
 //! | a stream that already did the handshake | [`WebSocket::from_upgraded`] |
 //! | connect to `ws://` or `wss://`, or handshake over your stream | [`connect`], [`client::Builder`], [`client::handshake`] |
-//! | TLS: the crypto provider, the root store, PEM | [`tls`] (feature `rustls`; `webpki-roots`, `native-roots`) |
+//! | TLS: the crypto provider, the root store, PEM | `tls` (feature `rustls`; `webpki-roots`, `native-roots`) |
 //! | limits, timeouts, buffers | [`Config`] |
 //! | errors | [`Error`] (a normal close is never one) |
 //!

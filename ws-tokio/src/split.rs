@@ -2,7 +2,7 @@
 //!
 //! # How the halves share the work
 //!
-//! Each half owns its own codec session (see [`crate::inbound`]): the [`Reader`] decodes,
+//! Each half owns its own codec session (the receiving and the sending session): the [`Reader`] decodes,
 //! answers pings, replies to the peer's close and runs the timers; the [`Writer`] encodes
 //! what the application sends. Neither touches the other's session, so encoding and
 //! decoding take no lock. What they share is the transport's write side: one queue of whole

@@ -33,7 +33,7 @@ use crate::{Config, Error, Message};
 ///
 /// Make one with [`crate::accept`], [`crate::connect`], [`crate::client::handshake`], or
 /// [`WebSocket::from_upgraded`] over a stream that has already done the handshake (a
-/// hyper or axum upgrade, see [`crate::upgrade`]).
+/// hyper or axum upgrade, see the `upgrade` module, feature `hyper`).
 #[derive(Debug)]
 pub struct WebSocket<S> {
     pub(crate) io: S,
