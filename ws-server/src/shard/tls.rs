@@ -37,6 +37,8 @@ impl TlsSessions {
     }
 
     /// The connection in `slot` ended: a `close_notify` goes out if the socket takes it.
+    #[cold]
+    #[inline(never)]
     pub(super) fn finish(&mut self, slot: u32, stream: &TcpStream) {
         if let Some(mut tls) = self.by_slot.remove(&slot) {
             tls.send_close_notify();
@@ -45,12 +47,17 @@ impl TlsSessions {
     }
 
     /// Whether TLS records wait for the socket.
+    #[inline(never)]
     pub(super) fn wants_write(&self, slot: u32) -> bool {
         self.by_slot.get(&slot).is_some_and(|t| t.wants_write())
     }
 
     /// Moves queued plaintext into the session (as much as rustls buffers) and TLS records to
     /// the socket, until the queue is empty or the socket is full.
+    ///
+    /// Kept out of line, as is the read path: the plain connections' hot path (which only
+    /// tests the flag) compiles as it did without TLS.
+    #[inline(never)]
     pub(super) fn write(
         &mut self,
         slot: u32,
@@ -81,6 +88,7 @@ impl<H: Host> Shard<H> {
     /// The read path of a `wss://` connection: TLS records from the socket (up to the
     /// budget), their plaintext appended to the connection's partial-frame buffer and fed to
     /// the session; the end of the stream, a TLS error or a `close_notify` end it.
+    #[inline(never)]
     pub(super) fn read_tls(&mut self, host: &H, slot: u32, now: Instant) {
         let Some(Some(c)) = self.conns.get_mut(slot as usize) else {
             return;
