@@ -19,6 +19,8 @@ use crate::{Error, Lost, Message};
 
 /// Read buffers are grown when less than this is free.
 const MIN_ROOM: usize = 2 << 10;
+/// The most a fresh read asks room for on the strength of earlier frames' sizes.
+const MAX_HINT: usize = 1 << 20;
 
 /// What the receiving side found.
 #[derive(Debug)]
@@ -62,6 +64,10 @@ pub(crate) struct Inbound {
     was_open: bool,
     timer: Timer,
     read_chunk: usize,
+    /// The size of the last frame that did not fit in a read (at most [`MAX_HINT`]): fresh
+    /// reads ask that much room, so that frames of that size arrive whole in one read and
+    /// the buffer never has to move under one.
+    hint: usize,
 }
 
 impl Inbound {
@@ -74,6 +80,7 @@ impl Inbound {
             buf: early,
             timer: Timer::default(),
             read_chunk,
+            hint: 0,
         }
     }
 
@@ -192,9 +199,16 @@ impl Inbound {
     fn reserve(&mut self) {
         let room = self.buf.capacity() - self.buf.len();
         match self.session.buffer_room(&self.buf) {
-            Some(need) if need > self.buf.capacity() => self.buf.reserve(need - self.buf.len()),
-            _ if room < MIN_ROOM => self.buf.reserve(self.read_chunk),
-            _ => {}
+            Some(need) => {
+                self.hint = need.min(MAX_HINT);
+                if need > self.buf.capacity() {
+                    self.buf.reserve(need - self.buf.len());
+                }
+            }
+            None if room < MIN_ROOM || room < self.hint => {
+                self.buf.reserve(self.read_chunk.max(self.hint));
+            }
+            None => {}
         }
     }
 }
