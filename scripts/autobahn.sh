@@ -7,6 +7,9 @@
 # deflate work of 12.* and 13.*), so on two cores the run takes about as long as the slower
 # role alone (about 11 minutes on an idle machine) instead of both one after the other. Each
 # role is capped at 45 minutes (a machine busy with other work took 30 and more).
+# A third run takes the client role through oyez-tokio's WebSocket (its split halves) against
+# autobahn/expected-client-tokio.json (cases AUTOBAHN_TOKIO_CASES, excluding
+# AUTOBAHN_TOKIO_EXCLUDE).
 # Installs wstest (../shared/tools/autobahn/install.sh, found by scripts/autobahn-tools.sh)
 # if it is missing.
 # Env: AUTOBAHN_CASES (default '*'), AUTOBAHN_EXCLUDE (default none), AUTOBAHN_WRITE=1 to
@@ -29,6 +32,8 @@ if [ ! -x "$PREFIX/bin/wstest" ]; then
 fi
 
 cargo build --release --locked -p oyez --bin ws-server -p oyez-server --example autobahn_client
+cargo build --release --locked -p oyez-tokio --example autobahn_tokio
+cargo build --release --locked -p oyez-tokio --example autobahn_tokio
 BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -63,5 +68,18 @@ echo "autobahn: both roles took $((SECONDS - start))s"
 
 python3 autobahn/compare.py "$OUT/server/reports/servers/index.json" ws-server autobahn/expected-server.json "${WRITE[@]}" || status=1
 python3 autobahn/compare.py "$OUT/client/reports/clients/index.json" ws-client autobahn/expected-client.json "${WRITE[@]}" || status=1
+
+# Client role again, through oyez-tokio's WebSocket.
+start=$SECONDS
+OUT=$OUT/client-tokio AGENT=oyez-tokio PORT=$(free_port) CASES=${AUTOBAHN_TOKIO_CASES:-$CASES} \
+  EXCLUDE=${AUTOBAHN_TOKIO_EXCLUDE:-12.*,13.*} TIMEOUT=2700 \
+  bash "$TOOLS/run-client-suite.sh" "$BIN/examples/autobahn_tokio" || status=1
+echo "autobahn: the client role through oyez-tokio took $((SECONDS - start))s"
+python3 autobahn/compare.py "$OUT/client-tokio/reports/clients/index.json" oyez-tokio autobahn/expected-client-tokio.json "${WRITE[@]}" || status=1
+
+# Client role again, through oyez-tokio's WebSocket (about 20 s).
+OUT=$OUT/client-tokio AGENT=oyez-tokio PORT=$(free_port) CASES=$CASES EXCLUDE=$EXCLUDE TIMEOUT=900 \
+  bash "$TOOLS/run-client-suite.sh" "$BIN/examples/autobahn_tokio" || status=1
+python3 autobahn/compare.py "$OUT/client-tokio/reports/clients/index.json" oyez-tokio autobahn/expected-client-tokio.json "${WRITE[@]}" || status=1
 
 exit $status

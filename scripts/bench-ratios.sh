@@ -6,7 +6,7 @@
 #   cargo bench -p oyez-benches && bash scripts/bench-ratios.sh
 #   bash scripts/bench-ratios.sh decode_ mask_1048576B     # only groups starting with these
 #
-# "Ours" in a group is its first function whose name starts with one of: oyez-frame,
+# "Ours" in a group is its first function whose name starts with one of: oyez-frame, oyez-tokio,
 # apply_mask skew 1, SharedFrame, decode, encode (an exact match first); fanout_* groups have
 # no peer and show no ratio.
 set -euo pipefail
@@ -19,7 +19,7 @@ import json, os, sys, glob
 root, prefixes = sys.argv[1], sys.argv[2:]
 # Groups that measure ws-server alone (two views of one fan-out), with no peer to compare.
 NO_PEER = ["fanout_"]
-OURS = ["oyez-frame", "apply_mask skew 1", "SharedFrame", "decode", "encode"]
+OURS = ["oyez-frame", "oyez-tokio", "apply_mask skew 1", "SharedFrame", "decode", "encode"]
 groups = {}
 for bench in glob.glob(os.path.join(root, "**", "new", "benchmark.json"), recursive=True):
     d = os.path.dirname(bench)

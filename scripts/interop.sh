@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interop tests: clients that no one here wrote, against the real ws-server binary.
 #   - headless Chromium (Debian's chromium, driven by playwright-core): the chat demo page and
-#     the browser's own WebSocket; two instances on Redis and on NATS sharing one chat;
+#     the browser's own WebSocket, over ws:// and over wss:// (a test certificate made with
+#     openssl, trusted by Chromium for itself alone); two instances on Redis and on NATS
+#     sharing one chat;
 #   - Node's `ws` client and Python's `websockets` client: echo (text, binary, fragmented),
 #     rooms, paths, direct messages, pings, close codes and reasons, graceful shutdown.
 # Installs what it needs (apt: chromium; npm ci in interop/node; pip: interop/python/
@@ -28,6 +30,7 @@ apt_install() {
 }
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v openssl >/dev/null || apt_install openssl
 [ -x "${CHROMIUM_BIN:=/usr/bin/chromium}" ] || apt_install chromium
 [ -x "$CHROMIUM_BIN" ] || die "no Chromium at $CHROMIUM_BIN after installing chromium"
 export CHROMIUM_BIN
@@ -70,7 +73,7 @@ if ! timeout 300 "$VENV/bin/python" interop/python/test_websockets.py; then
 fi
 
 # The screenshots are part of the result: the browser tests write them.
-for shot in chat-browser.png chat-browser-signed.png chat-cluster-redis-instance1.png chat-cluster-redis-instance2.png \
+for shot in chat-browser.png chat-browser-signed.png chat-browser-wss.png chat-cluster-redis-instance1.png chat-cluster-redis-instance2.png \
   chat-cluster-nats-instance1.png chat-cluster-nats-instance2.png; do
   if [ -s "$OUT/$shot" ]; then
     log "screenshot: target/interop/$shot"

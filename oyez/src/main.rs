@@ -112,6 +112,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if server.is_tls() {
+        tokio::spawn(reload_on_hangup(server.clone()));
+    }
     if let Some(listener) = metrics_listener {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "metrics at GET /metrics");
@@ -124,6 +127,23 @@ async fn main() -> ExitCode {
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// `SIGHUP` reloads the TLS certificate and key; a pair that fails to load is logged and the
+/// last good one stays. Established connections are not touched.
+async fn reload_on_hangup(server: oyez_server::Server) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the certificate will not be reloaded");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match server.reload_tls() {
+            Ok(()) => tracing::info!("tls certificate reloaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "tls reload failed; the previous certificate stays")
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

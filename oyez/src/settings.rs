@@ -156,6 +156,16 @@ pub(crate) const SETTINGS: &[SettingDoc] = &[
         help: "with TINA4_WS_DEFLATE_CLIENT_CONTEXT=on, the largest client window kept, 8 to 15",
     },
     SettingDoc {
+        env: "TINA4_WS_TLS_CERT",
+        default: "(unset: plain ws://)",
+        help: "PEM certificate chain (leaf first); with TINA4_WS_TLS_KEY, serves wss:// (SIGHUP reloads both)",
+    },
+    SettingDoc {
+        env: "TINA4_WS_TLS_KEY",
+        default: "(unset)",
+        help: "PEM private key for TINA4_WS_TLS_CERT (PKCS#8, PKCS#1 or SEC1)",
+    },
+    SettingDoc {
         env: "WS_API_TOKEN",
         default: "(unset: /api/* disabled)",
         help: "bearer token that enables the /api/roster, /api/broadcast and /api/direct endpoints",
@@ -282,6 +292,23 @@ fn server_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ServerConfig
     config.limit_loopback = parse_bool(get, "TINA4_WS_LIMIT_LOOPBACK")?.unwrap_or(false);
     config.shards = parse(get, "TINA4_WS_SHARDS")?.unwrap_or(0);
     config.deflate = deflate_from_env(get)?;
+    config.tls = match (get("TINA4_WS_TLS_CERT"), get("TINA4_WS_TLS_KEY")) {
+        (Some(cert), Some(key)) => Some(oyez_server::TlsConfig {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        (None, None) => None,
+        (cert, _) => {
+            return Err(SettingError {
+                name: if cert.is_some() {
+                    "TINA4_WS_TLS_KEY"
+                } else {
+                    "TINA4_WS_TLS_CERT"
+                },
+                reason: "TINA4_WS_TLS_CERT and TINA4_WS_TLS_KEY go together".to_owned(),
+            });
+        }
+    };
     Ok(config)
 }
 
@@ -697,6 +724,25 @@ mod tests {
             let e = settings(&[(name, value)]).unwrap_err();
             assert!(e.to_string().contains(name), "{e}");
         }
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_and_a_key() {
+        let s = settings(&[
+            ("TINA4_WS_TLS_CERT", "/c.pem"),
+            ("TINA4_WS_TLS_KEY", "/k.pem"),
+        ])
+        .unwrap();
+        let tls = s.server.tls.unwrap();
+        assert_eq!(
+            (tls.cert.to_str(), tls.key.to_str()),
+            (Some("/c.pem"), Some("/k.pem"))
+        );
+        assert!(settings(&[]).unwrap().server.tls.is_none());
+        let e = settings(&[("TINA4_WS_TLS_CERT", "/c.pem")]).unwrap_err();
+        assert!(e.to_string().contains("TINA4_WS_TLS_KEY"), "{e}");
+        let e = settings(&[("TINA4_WS_TLS_KEY", "/k.pem")]).unwrap_err();
+        assert!(e.to_string().contains("TINA4_WS_TLS_CERT"), "{e}");
     }
 
     /// Every variable read here is in the table `--help` prints.

@@ -136,6 +136,21 @@
 //! closes every connection with 1001 "server shutdown", waits for them (at most the close
 //! timeout), then leaves the clusters.
 //!
+//! # TLS (`tls`, `accept::tls`, `shard::tls`)
+//!
+//! With [`ServerConfig::tls`](crate::ServerConfig::tls), every connection on the port is
+//! TLS. The TLS handshake runs on tokio (tokio-rustls, rustls' `ring` provider chosen
+//! explicitly, ALPN `http/1.1`) under the handshake timeout, then the HTTP exchange above
+//! over the TLS stream. The upgraded connection goes to its shard with its
+//! `rustls::ServerConnection`, kept beside the slab by slot (a plain connection's entry does
+//! not grow); the shard drives it: TLS records in with `read_tls` and `process_new_packets`
+//! (1 MiB per turn), plaintext into the session, the session's output through rustls'
+//! writer and out with `write_tls`. Plaintext that rustls had decrypted behind the upgrade
+//! request is read at adoption. A TLS error, or the peer's `close_notify` or EOF before
+//! the close handshake, ends the connection (1006); a connection ends only once rustls has
+//! sent what it holds, with a `close_notify`. [`Server::reload_tls`](crate::Server::reload_tls)
+//! reads both files again for new handshakes; a pair that fails to load changes nothing.
+//!
 //! # Clusters (`cluster`)
 //!
 //! Local delivery always comes first; then [`Server::broadcast`](crate::Server::broadcast)

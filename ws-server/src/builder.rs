@@ -15,6 +15,7 @@ use crate::id::MAX_SHARDS;
 use crate::routes::Routes;
 use crate::server::{Parts, spawn_relays};
 use crate::shard::{Cmd, Seed, ShardConfig};
+use crate::tls::TlsStore;
 use crate::upgrade::{Protocols, UpgradeHook};
 use crate::{Error, Handler, Server, ServerConfig, Stats};
 
@@ -139,9 +140,14 @@ impl Builder {
     /// background.
     ///
     /// # Errors
-    /// The bind failed, a cluster transport refused to subscribe, or a shard's thread or
-    /// poller could not be made.
+    /// The bind failed, the TLS certificate or key could not be loaded ([`Error::Tls`]), a
+    /// cluster transport refused to subscribe, or a shard's thread or poller could not be
+    /// made.
     pub async fn bind(self) -> Result<Server, Error> {
+        let tls = match &self.config.tls {
+            Some(paths) => Some(Arc::new(TlsStore::load(paths.clone())?)),
+            None => None,
+        };
         let listener = TcpListener::bind(self.config.bind).await?;
         let local_addr = listener.local_addr()?;
         let (clusters, incoming) = self.plan.start().await?;
@@ -171,6 +177,7 @@ impl Builder {
             clusters,
             shards: seeds.iter().map(Seed::handle).collect(),
             done: done_rx,
+            tls: tls.clone(),
         });
         let routes = Arc::new(self.routes);
         for seed in seeds {
@@ -187,12 +194,13 @@ impl Builder {
             }
         }
         spawn_relays(&server, incoming);
-        info!(addr = %local_addr, "listening");
+        info!(addr = %local_addr, tls = tls.is_some(), "listening");
         let accept = Accept {
             server: server.clone(),
             routes,
             http: self.http,
             hook: self.hook,
+            tls,
         };
         tokio::spawn(accept_loop(listener, accept, done_tx));
         Ok(server)

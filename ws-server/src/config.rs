@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// keep their compression context are [`DeflateConfig`]'s; a broadcast is compressed once
     /// for every recipient that agreed it. What it costs: [`oyez_frame::deflate`].
     pub deflate: Option<DeflateConfig>,
+    /// Serve `wss://` with this certificate and key (default: plain `ws://`). Every
+    /// connection on the port is then TLS; [`crate::Server::reload_tls`] reads the files
+    /// again.
+    pub tls: Option<crate::TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +69,7 @@ impl Default for ServerConfig {
             limit_loopback: false,
             shards: 0,
             deflate: Some(DeflateConfig::default()),
+            tls: None,
         }
     }
 }

@@ -22,4 +22,7 @@ pub enum Error {
     /// The operation did not finish in time.
     #[error("timed out")]
     Timeout,
+    /// The TLS certificate or key cannot be used (the file and the reason).
+    #[error("tls: {0}")]
+    Tls(String),
 }

@@ -6,9 +6,11 @@
 //! ([`metrics`]); plus a small client.
 //! The `ws-server` binary (package `oyez`) is [`apps`] on one port.
 //!
-//! **What it does not do:** TLS (put a proxy in front), HTTP/2 WebSockets, extensions other
-//! than permessage-deflate, and no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
-//! handler for ([`Builder::http`]).
+//! **What it does not do:** HTTP/2 WebSockets, extensions other than permessage-deflate, and
+//! no plain HTTP of its own: it answers only the HTTP requests its embedder registers a
+//! handler for ([`Builder::http`]). It serves `wss://` when given a certificate
+//! ([`ServerConfig::tls`], reloaded by [`Server::reload_tls`]). For a WebSocket on your own
+//! stream (a hyper or axum route, HTTP/2, a TLS stream you made), use `oyez-tokio`.
 //!
 //! # Where to find what
 //!
@@ -126,6 +128,7 @@ mod server;
 mod shard;
 mod stats;
 mod sync;
+mod tls;
 
 #[doc(hidden)]
 pub mod __fuzz;
@@ -150,6 +153,7 @@ pub use oyez_frame::deflate;
 pub use registry::SessionInfo;
 pub use server::Server;
 pub use stats::{Stats, Traffic};
+pub use tls::TlsConfig;
 pub use upgrade::{Decision, Identity, Protocols, UpgradeHook, UpgradeRequest};
 
 /// The README's examples, compiled and run as doc tests.

@@ -36,3 +36,5 @@ mod demo;
 mod metrics;
 // The bridge: both clusters at once, with Tina4-only, mega-only and raw reference peers.
 mod bridge;
+// wss://: echo, early frames, plain HTTP over TLS, two instances, certificate reloads.
+mod tls;

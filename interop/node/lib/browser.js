@@ -19,15 +19,18 @@ const FLAGS = [
   '--disable-sync',
 ];
 
-/** Resolves to { context, newPage(), close() }; the profile is a new empty directory. */
-async function launch() {
+/**
+ * Resolves to { context, newPage(), close() }; the profile is a new empty directory.
+ * `extraFlags` are added to Chromium's command line (e.g. a certificate to trust).
+ */
+async function launch(extraFlags = []) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: scripts/interop.sh installs Debian's chromium`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-interop-chromium-'));
   // launchPersistentContext passes --user-data-dir=<profile> itself.
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: FLAGS,
+    args: [...FLAGS, ...extraFlags],
     viewport: { width: 1000, height: 640 },
     timeout: 30000,
   });

@@ -11,8 +11,7 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use oyez_frame::handshake::server::{self as hs, Request};
 use serde_json::value::RawValue;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tracing::{debug, error};
 
 use super::Accept;
@@ -50,8 +49,8 @@ const REFUSE_OWN: &[&str] = &[
 ];
 
 /// Decides on `req` (a valid upgrade to `route`). `Ok(None)`: it was refused, and answered.
-pub(super) async fn admit<'a>(
-    stream: &mut TcpStream,
+pub(super) async fn admit<'a, S: AsyncWrite + Unpin>(
+    stream: &mut S,
     ctx: &'a Accept,
     req: Request,
     route: u16,
@@ -207,8 +206,8 @@ fn checked_headers(
 }
 
 /// The hook failed (it panicked, timed out, or decided what cannot be done): `status`.
-async fn hook_failed<'a>(
-    stream: &mut TcpStream,
+async fn hook_failed<'a, S: AsyncWrite + Unpin>(
+    stream: &mut S,
     server: &Server,
     status: u16,
     body: &str,
@@ -219,8 +218,8 @@ async fn hook_failed<'a>(
 }
 
 /// Refuses an upgrade with `status`, `headers` and a short text body, and closes.
-async fn refuse(
-    stream: &mut TcpStream,
+async fn refuse<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     server: &Server,
     status: u16,
     headers: &[(&str, &str)],

@@ -4,6 +4,7 @@
 mod admit;
 mod deflate;
 mod plain;
+mod tls;
 mod tracker;
 mod upgrade;
 
@@ -16,6 +17,7 @@ use tracing::{debug, info};
 use crate::Server;
 use crate::http::HttpHandler;
 use crate::routes::Routes;
+use crate::tls::TlsStore;
 use crate::upgrade::UpgradeHook;
 
 /// What a connection's handshake task needs.
@@ -25,6 +27,8 @@ pub(crate) struct Accept {
     pub(crate) routes: Arc<Routes>,
     pub(crate) http: Option<Arc<dyn HttpHandler>>,
     pub(crate) hook: Option<Arc<dyn UpgradeHook>>,
+    /// The certificate, when every connection is `wss://`.
+    pub(crate) tls: Option<Arc<TlsStore>>,
 }
 
 /// Waits until the flag is set (or its sender is gone). Returns no guard, so it can sit in a
@@ -45,7 +49,15 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: Accept, done: watch:
                 Ok((stream, peer)) => {
                     let ctx = ctx.clone();
                     tasks.spawn(async move {
-                        if let Err(e) = upgrade::serve(stream, peer, ctx).await {
+                        let _ = stream.set_nodelay(true);
+                        let served = match &ctx.tls {
+                            Some(store) => match tls::handshake(stream, store, &ctx).await {
+                                Ok(stream) => upgrade::serve(stream, peer, ctx).await,
+                                Err(e) => Err(e),
+                            },
+                            None => upgrade::serve(stream, peer, ctx).await,
+                        };
+                        if let Err(e) = served {
                             debug!(%peer, error = %e, "connection ended with an error");
                         }
                     });

@@ -4,8 +4,7 @@ use std::net::SocketAddr;
 
 use bytes::BytesMut;
 use oyez_frame::handshake::server::Request;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::http::{HttpHandler, HttpRequest, HttpResponse, MAX_BODY};
 use crate::{Error, Server};
@@ -13,7 +12,7 @@ use crate::{Error, Server};
 /// Reads the body of `req` and asks `hook`. Returns the request back if the hook left it to
 /// the server (`Ok(None)`: it was answered).
 pub(super) async fn exchange(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     buf: &mut BytesMut,
     req: Request,
     peer: SocketAddr,

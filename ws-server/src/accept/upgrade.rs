@@ -6,24 +6,23 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use oyez_frame::handshake::server as hs;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::debug;
 
+use super::tls::Transport;
 use super::{Accept, admit, deflate, plain};
 use crate::request::RequestInfo;
 use crate::shard::Adoption;
 use crate::{Error, Server};
 
 /// Reads the request head, then upgrades or answers.
-pub(super) async fn serve(
-    mut stream: TcpStream,
+pub(super) async fn serve<S: Transport>(
+    mut stream: S,
     peer: SocketAddr,
     ctx: Accept,
 ) -> Result<(), Error> {
     let server = &ctx.server;
     let config = &server.inner.config;
-    let _ = stream.set_nodelay(true);
     let mut buf = BytesMut::with_capacity(1024);
     let deadline = tokio::time::Instant::now() + config.handshake_timeout;
     let req = loop {
@@ -104,8 +103,10 @@ pub(super) async fn serve(
         &headers,
         &mut response,
     );
+    let (stream, tls) = stream.into_parts()?;
     let adoption = Adoption {
-        stream: stream.into_std()?,
+        stream,
+        tls,
         path: req.path().to_owned(),
         query: req.query().map(Into::into),
         peer,
@@ -125,7 +126,7 @@ pub(super) async fn serve(
 
 /// Answers a handshake that broke a rule with the status the codec chose (400, 426, 431).
 async fn reject(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     server: &Server,
     e: oyez_frame::Error,
 ) -> Result<(), Error> {
@@ -140,7 +141,7 @@ async fn reject(
 
 /// Refuses an upgrade with `status` and a short text body.
 async fn respond(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     server: &Server,
     status: u16,
     body: &str,

@@ -6,6 +6,7 @@ mod api;
 mod deliver;
 mod lifecycle;
 mod relay;
+mod reload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::cluster::Clusters;
 use crate::door::Door;
 use crate::registry::Registry;
 use crate::shard::ShardHandle;
+use crate::tls::TlsStore;
 use crate::{ServerConfig, Stats};
 
 pub(crate) use relay::spawn_relays;
@@ -54,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) live: watch::Sender<usize>,
     /// The per-address limits.
     pub(crate) door: Door,
+    /// The certificate new `wss://` handshakes use, when serving TLS.
+    pub(crate) tls: Option<Arc<TlsStore>>,
 }
 
 /// The parts a [`Server`] is built from (by the builder).
@@ -64,6 +68,7 @@ pub(crate) struct Parts {
     pub(crate) clusters: Clusters,
     pub(crate) shards: Vec<Arc<ShardHandle>>,
     pub(crate) done: watch::Receiver<bool>,
+    pub(crate) tls: Option<Arc<TlsStore>>,
 }
 
 impl Server {
@@ -75,6 +80,7 @@ impl Server {
             clusters,
             shards,
             done,
+            tls,
         } = parts;
         let door = Door::new(
             config.max_connections_per_ip,
@@ -94,6 +100,7 @@ impl Server {
                 shards,
                 next_shard: AtomicUsize::new(0),
                 live: watch::channel(0).0,
+                tls,
             }),
         }
     }

@@ -16,6 +16,9 @@ pub(super) const AGAIN: u8 = 2;
 /// Connection flag: the peer hung up (or the socket failed): read until the end of the
 /// stream, since no new readiness event will come for it.
 pub(super) const HUP: u8 = 4;
+/// Connection flag: a `wss://` connection, whose TLS session is in the shard's
+/// [`super::tls::TlsSessions`].
+pub(super) const TLS: u8 = 8;
 
 /// One connection on its shard: an idle connection is only this (and its registry entry).
 /// `C` is the value its callbacks get ([`super::Host::Conn`]).
@@ -23,7 +26,7 @@ pub(super) struct Connection<C> {
     pub(super) stream: TcpStream,
     /// The route serving the connection (handed back to the host with each callback).
     pub(super) route: u16,
-    /// [`DIRTY`], [`AGAIN`], [`HUP`].
+    /// [`DIRTY`], [`AGAIN`], [`HUP`], [`TLS`].
     pub(super) flags: u8,
     pub(super) session: Session,
     pub(super) conn: C,

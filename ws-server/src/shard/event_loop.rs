@@ -15,6 +15,7 @@ use super::connection::{AGAIN, Connection, DIRTY, HUP};
 use super::inbox::{Cmd, ShardHandle, take_local};
 use super::pool::{FramePool, POOL_TRIM_EVERY};
 use super::timers::Timers;
+use super::tls::TlsSessions;
 use super::write_queue::WriteQueue;
 use super::{Host, ShardConfig, WAKER};
 use crate::Stats;
@@ -49,6 +50,8 @@ pub(super) struct Shard<H: Host> {
     pub(super) pool: FramePool,
     /// When the pool next lets go of unused buffers beyond its spares.
     pool_trim_at: Instant,
+    /// The TLS sessions of the `wss://` connections.
+    pub(super) tls: TlsSessions,
 }
 
 impl<H: Host> Shard<H> {
@@ -73,6 +76,7 @@ impl<H: Host> Shard<H> {
             rx: BytesMut::new(),
             pool: FramePool::default(),
             pool_trim_at: Instant::now(),
+            tls: TlsSessions::default(),
         }
     }
 

@@ -47,6 +47,8 @@ pub(crate) enum Cmd {
 /// An upgraded connection, handed from the accept side to a shard.
 pub(crate) struct Adoption {
     pub(crate) stream: TcpStream,
+    /// The TLS session of a `wss://` connection (none for `ws://`).
+    pub(crate) tls: Option<Box<rustls::ServerConnection>>,
     pub(crate) path: String,
     pub(crate) query: Option<Box<str>>,
     pub(crate) peer: SocketAddr,

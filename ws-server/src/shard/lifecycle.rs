@@ -9,7 +9,7 @@ use oyez_frame::{CloseCode, Role, Session};
 use tracing::{debug, error};
 
 use super::Host;
-use super::connection::Connection;
+use super::connection::{Connection, TLS};
 use super::event_loop::Shard;
 use super::guard::guarded;
 use super::inbox::Adoption;
@@ -47,6 +47,7 @@ impl<H: Host> Shard<H> {
         let id = H::entry(&conn).id;
         let Adoption {
             stream,
+            tls,
             peer,
             request,
             route,
@@ -71,6 +72,11 @@ impl<H: Host> Shard<H> {
             extra: None,
             flags: 0,
         };
+        let is_tls = tls.is_some();
+        if let Some(tls) = tls {
+            self.tls.insert(slot, tls);
+            c.flags |= TLS;
+        }
         // The 101 goes first, ahead of anything the session or `on_open` sends.
         c.extra().out.push(response);
         debug!(id = %id, %peer, path = &*H::entry(&c.conn).path, "open");
@@ -90,6 +96,10 @@ impl<H: Host> Shard<H> {
         if !early.is_empty() {
             self.counters.bytes_received(early.len());
             self.handle_input(host, slot, early, now);
+        }
+        if is_tls {
+            // Plaintext rustls decrypted behind the request has no readiness event to come.
+            self.read_tls(host, slot, now);
         }
         // Whatever the socket already holds is announced by the first readiness event.
         self.mark_dirty(slot);
@@ -129,6 +139,9 @@ impl<H: Host> Shard<H> {
             host.on_close(&c.conn, c.route, code, &reason);
         });
         host.closed(c.conn);
+        if c.flags & TLS != 0 {
+            self.tls.finish(slot, &c.stream);
+        }
         drop(c.stream);
         self.drain_local(host, Instant::now());
     }

@@ -18,6 +18,7 @@
 //! | `write_queue` | output the socket has not taken yet, and vectored writes |
 //! | `deliver` | queueing a frame for a connection, and backpressure (dropping slow clients) |
 //! | `timers` | the timer heap |
+//! | `tls` | `wss://` connections: the shard drives each one's rustls session (plain ones never go there) |
 //! | `pool` | the pool of buffers for frames larger than a read |
 //! | `guard` | catching a callback's panic |
 
@@ -32,6 +33,7 @@ mod pool;
 mod read;
 mod recv;
 mod timers;
+mod tls;
 mod write_queue;
 
 use std::io;

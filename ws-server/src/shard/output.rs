@@ -8,7 +8,7 @@ use oyez_frame::CloseCode;
 use tracing::debug;
 
 use super::Host;
-use super::connection::DIRTY;
+use super::connection::{DIRTY, TLS};
 use super::event_loop::Shard;
 
 impl<H: Host> Shard<H> {
@@ -34,7 +34,9 @@ impl<H: Host> Shard<H> {
             out.push(b);
         }
         let queued = out.len();
-        let written = if out.is_empty() {
+        let written = if c.flags & TLS != 0 {
+            self.tls.write(slot, &c.stream, out)
+        } else if out.is_empty() {
             Ok(())
         } else {
             out.write_to(&c.stream)
@@ -50,7 +52,8 @@ impl<H: Host> Shard<H> {
             self.finish(host, slot);
             return;
         }
-        let drained = c.extra.as_ref().is_none_or(|e| e.out.is_empty());
+        let drained = c.extra.as_ref().is_none_or(|e| e.out.is_empty())
+            && (c.flags & TLS == 0 || !self.tls.wants_write(slot));
         if c.session.is_closed() && drained {
             self.finish(host, slot);
             return;

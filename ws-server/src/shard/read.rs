@@ -15,7 +15,7 @@ use oyez_frame::{CloseCode, Event};
 use tracing::debug;
 
 use super::Host;
-use super::connection::{AGAIN, HUP};
+use super::connection::{AGAIN, HUP, TLS};
 use super::event_loop::Shard;
 use super::guard::guarded;
 use super::pool::reserved;
@@ -61,6 +61,9 @@ impl<H: Host> Shard<H> {
         if c.session.is_closed() {
             // Nothing more is wanted from this peer; the socket closes once output is out.
             return;
+        }
+        if c.flags & TLS != 0 {
+            return self.read_tls(host, slot, now);
         }
         let (outcome, got) = if c.has_partial() {
             self.read_more(host, slot, now)

@@ -71,6 +71,24 @@ impl WriteQueue {
         self.head_started = false;
     }
 
+    /// Hands the queue, head first, to `take` (a TLS session's plaintext writer) until it
+    /// takes nothing more; the bytes taken.
+    pub(super) fn write_with(
+        &mut self,
+        mut take: impl FnMut(&[u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut total = 0;
+        while let Some(head) = self.bufs.front() {
+            let n = take(head)?;
+            if n == 0 {
+                break;
+            }
+            total += n;
+            self.advance(n);
+        }
+        Ok(total)
+    }
+
     /// Writes until the queue is empty or the socket is full: `send` for one buffer,
     /// `sendmsg` for several (a socket's own calls, cheaper than `write`/`writev`, which go
     /// through the file layer and take the file position lock).
