@@ -87,6 +87,38 @@ struct Deflated {
 }
 
 impl Plain {
+    /// Header and payload written into `buf` (empty) and split off it.
+    fn copied_in(opcode: OpCode, payload: &[u8], buf: &mut BytesMut) -> Self {
+        debug_assert!(buf.is_empty(), "the frame is all of what is split off");
+        let header = FrameHeader::new(opcode, payload.len() as u64);
+        let header_len = header.encoded_len();
+        buf.reserve(header_len + payload.len());
+        header.encode(buf);
+        buf.extend_from_slice(payload);
+        Self {
+            head: buf.split().freeze(),
+            tail: Bytes::new(),
+            header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
+        }
+    }
+
+    /// A large payload shared as it is, its header written into `buf` (empty); a small one
+    /// copied next to its header there.
+    fn shared_in(opcode: OpCode, payload: Bytes, buf: &mut BytesMut) -> Self {
+        if payload.len() <= SharedFrame::COPY_THRESHOLD {
+            return Self::copied_in(opcode, &payload, buf);
+        }
+        debug_assert!(buf.is_empty(), "the header is all of what is split off");
+        let header = FrameHeader::new(opcode, payload.len() as u64);
+        let header_len = header.encoded_len();
+        header.encode(buf);
+        Self {
+            head: buf.split().freeze(),
+            tail: payload,
+            header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
+        }
+    }
+
     fn copied(opcode: OpCode, payload: &[u8]) -> Self {
         let header = FrameHeader::new(opcode, payload.len() as u64);
         let header_len = header.encoded_len();
@@ -147,6 +179,18 @@ impl SharedFrame {
         Self {
             opcode,
             repr: Repr::Encoded(Plain::shared(opcode, payload)),
+        }
+    }
+
+    /// As [`Self::from_payload`], with the frame's own bytes (its header, and a small payload
+    /// next to it) written into `buf`, which must be empty, and split off it: no allocation
+    /// while `buf` has room. For a caller that keeps one buffer for the frames it makes and
+    /// uses it again once they are dropped (`BytesMut::try_reclaim`), as a server does per
+    /// thread, so that a reply or a broadcast allocates nothing. Text must be UTF-8.
+    pub fn from_payload_in(opcode: OpCode, payload: Bytes, buf: &mut BytesMut) -> Self {
+        Self {
+            opcode,
+            repr: Repr::Encoded(Plain::shared_in(opcode, payload, buf)),
         }
     }
 

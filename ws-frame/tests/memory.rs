@@ -1,6 +1,6 @@
-//! What a session with permessage-deflate holds between messages, measured with a counting
-//! allocator (per thread, so that tests running beside this one do not count): the figures
-//! the `oyez_frame::deflate` docs give.
+//! What a session holds between messages, and what it allocates per message, measured with a
+//! counting allocator (per thread, so that tests running beside this one do not count): the
+//! figures the `oyez_frame::deflate` docs give, and none per message once a session is busy.
 //!
 //! The counting allocator needs `unsafe` (implementing `GlobalAlloc`): allowed in this test
 //! module only, each block with its SAFETY note; the crate itself forbids it.
@@ -23,11 +23,15 @@ struct Counting;
 
 thread_local! {
     static LIVE: Cell<isize> = const { Cell::new(0) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn add(n: isize) {
     // `try_with`: during thread teardown the counter may be gone; then nothing is counted.
     let _ = LIVE.try_with(|l| l.set(l.get() + n));
+    if n > 0 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+    }
 }
 
 // SAFETY: every call is forwarded to the system allocator unchanged; only a thread-local
@@ -57,6 +61,10 @@ static COUNTING: Counting = Counting;
 
 fn live() -> isize {
     LIVE.with(Cell::get)
+}
+
+fn allocs() -> usize {
+    ALLOCS.with(Cell::get)
 }
 
 /// A server session that agreed `params`, after it received `rounds` compressed client
@@ -102,6 +110,8 @@ fn held_after_traffic(params: Params, rounds: usize) -> isize {
         s.send(Outbound::Text(&text)).expect("open");
         while s.poll_transmit().is_some() {}
     }
+    // A connection quiet for a while lets go of its busy buffers (the server does this).
+    s.shrink();
     let held = live() - before;
     drop(s);
     held
@@ -164,4 +174,62 @@ fn the_thread_s_compressor_and_inflaters() {
         (32 << 10..=48 << 10).contains(&inflater),
         "inflater {inflater}"
     );
+}
+
+/// A busy server session allocates nothing per message: an echo (a message in, the same
+/// payload back as a shared frame, the output taken) and a pong, at 20 bytes and 16 KiB, once
+/// warm; and lets go of everything it kept when shrunk.
+#[test]
+fn a_busy_session_allocates_nothing_per_message() {
+    use oyez_frame::{Encoder, OpCode, SharedFrame};
+    let now = Instant::now();
+    for size in [20usize, 16 << 10] {
+        let mut client = Encoder::with_mask_source(Role::Client, || [7, 1, 2, 3]);
+        let mut wire = BytesMut::new();
+        let payload = vec![b'x'; size];
+        // Every frame the peer sends, encoded ahead: what the socket would deliver.
+        for _ in 0..110 {
+            client.encode(OpCode::Text, true, &payload, &mut wire);
+            client.encode(OpCode::Ping, true, b"p", &mut wire);
+        }
+        let frame_len = wire.len() / 110;
+        let mut s = Session::new(Role::Server, Config::default(), now);
+        // The frames of the replies are made in one buffer, used again once they are dropped
+        // (as the server's shards make theirs).
+        let mut frames = BytesMut::with_capacity(64 << 10);
+        let mut round = |s: &mut Session, wire: &mut BytesMut| {
+            let mut input = wire.split_to(frame_len);
+            s.handle_bytes(now, &mut input).expect("valid");
+            let mut sent = 0;
+            while let Some(event) = s.poll_event() {
+                if let Event::Text(t) = event {
+                    if !frames.try_reclaim(64 << 10) {
+                        frames.reserve(64 << 10);
+                    }
+                    let reply =
+                        SharedFrame::from_payload_in(OpCode::Text, t.into_bytes(), &mut frames);
+                    s.send_shared(&reply).expect("open");
+                    sent += 1;
+                }
+            }
+            assert_eq!(sent, 1);
+            while s.poll_transmit().is_some() {}
+        };
+        for _ in 0..10 {
+            round(&mut s, &mut wire);
+        }
+        let before = allocs();
+        for _ in 0..100 {
+            round(&mut s, &mut wire);
+        }
+        let per_100 = allocs() - before;
+        assert_eq!(
+            per_100, 0,
+            "{size} B: {per_100} allocations per 100 messages"
+        );
+        let before_live = live();
+        s.shrink();
+        assert!(!s.holds_buffers());
+        assert!(live() < before_live, "shrinking let go of the busy buffers");
+    }
 }

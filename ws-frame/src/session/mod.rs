@@ -1,14 +1,15 @@
 //! The sans-IO connection state machine: bytes and commands in; bytes, events and timeouts out.
 
+mod busy;
 mod config;
 #[cfg(feature = "deflate")]
 mod deflate;
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use busy::Busy;
 pub use config::Config;
 use config::Timers;
 #[cfg(feature = "deflate")]
@@ -76,12 +77,12 @@ pub struct Session {
     /// Rare state (a fragmented message being put together, permessage-deflate), boxed: an
     /// idle session without it pays one pointer. `None` whenever it would be empty.
     rare: Option<Box<Rare>>,
-    /// What waits for [`Session::poll_transmit`], in order: frames encoded here (consecutive
-    /// ones share a buffer) and shared frames.
-    queue: VecDeque<Chunk>,
-    /// Bytes in `queue`.
+    /// The output queue, the events and the own-frame buffer, while busy (boxed, and kept
+    /// until [`Session::shrink`]: a busy session allocates nothing per message, an idle one
+    /// pays one pointer).
+    busy: Option<Box<Busy>>,
+    /// Bytes queued for [`Session::poll_transmit`].
     pending: usize,
-    events: VecDeque<Event>,
     last_rx: Instant,
 }
 
@@ -103,15 +104,6 @@ impl Rare {
         }
         self.assembling.is_none()
     }
-}
-
-/// A buffer waiting to be transmitted.
-#[derive(Debug)]
-enum Chunk {
-    /// Bytes shared with other sessions (a [`SharedFrame`]).
-    Shared(Bytes),
-    /// Frames encoded by this session; more may be appended.
-    Own(BytesMut),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,9 +174,8 @@ impl Session {
             state: State::Open,
             deadline: None,
             rare: None,
-            queue: VecDeque::new(),
+            busy: None,
             pending: 0,
-            events: VecDeque::new(),
             last_rx: now,
         }
     }
@@ -225,7 +216,7 @@ impl Session {
     /// for [`Session::poll_transmit`], and this and every later input returns the same error.
     pub fn handle_bytes(&mut self, now: Instant, src: &mut BytesMut) -> Result<(), Error> {
         if let Some(e) = self.deferred() {
-            if self.events.is_empty() {
+            if !self.has_events() {
                 return Err(self.fail(e));
             }
             return Ok(());
@@ -338,7 +329,7 @@ impl Session {
                 // The broadcast's one compressed form.
                 Some(Some(bytes)) => {
                     self.pending += bytes.len();
-                    self.queue.push_back(Chunk::Shared(bytes.clone()));
+                    self.busy().push_shared(bytes.clone());
                 }
                 // Compressing does not pay: the plain frame.
                 Some(None) => self.queue_shared(frame),
@@ -376,14 +367,7 @@ impl Session {
     /// The next bytes to write to the transport, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let next = match self.queue.pop_front()? {
-            Chunk::Shared(bytes) => bytes,
-            Chunk::Own(buf) => buf.freeze(),
-        };
-        if self.queue.is_empty() {
-            // Leave no buffer behind while idle.
-            self.queue = VecDeque::new();
-        }
+        let next = self.busy.as_deref_mut()?.pop_transmit()?;
         self.pending -= next.len();
         Some(next)
     }
@@ -406,17 +390,31 @@ impl Session {
     /// queued and [`Session::error`] reports it.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        let event = self.events.pop_front();
+        let event = self.busy.as_deref_mut().and_then(|b| b.events.pop_front());
         if event.is_none()
             && let Some(e) = self.deferred()
         {
             self.fail(e);
         }
-        if self.events.is_empty() && self.events.capacity() > 0 {
-            // Do not keep a buffer while idle.
-            self.events = VecDeque::new();
-        }
         event
+    }
+
+    // ---- memory ----
+
+    /// Lets go of the buffers a busy session keeps (its output queue, its events, the buffer
+    /// it encodes its own frames into) when nothing is in them: call it once a connection has
+    /// been quiet for a while, so that an idle connection holds none of them, while a busy
+    /// one allocates nothing per message. Does nothing while output or events wait.
+    pub fn shrink(&mut self) {
+        if self.busy.as_deref().is_some_and(Busy::is_empty) {
+            self.busy = None;
+        }
+    }
+
+    /// Whether the session keeps a busy session's buffers ([`Session::shrink`] lets go of
+    /// them).
+    pub const fn holds_buffers(&self) -> bool {
+        self.busy.is_some()
     }
 
     // ---- (A) getters ----
@@ -477,11 +475,11 @@ impl Session {
     fn protocol_error(&mut self, e: Error) -> Result<(), Error> {
         self.decoder.fail_with(e);
         let e = self.failure();
-        if self
-            .events
-            .iter()
-            .any(|ev| matches!(ev, Event::Text(_) | Event::Binary(_)))
-        {
+        if self.busy.as_deref().is_some_and(|b| {
+            b.events
+                .iter()
+                .any(|ev| matches!(ev, Event::Text(_) | Event::Binary(_)))
+        }) {
             return Ok(());
         }
         Err(self.fail(e))
@@ -543,9 +541,9 @@ impl Session {
                 if open && self.config().auto_pong() {
                     self.push_frame(OpCode::Pong, &payload);
                 }
-                self.events.push_back(Event::Ping(payload));
+                self.push_event(Event::Ping(payload));
             }
-            OpCode::Pong => self.events.push_back(Event::Pong(payload)),
+            OpCode::Pong => self.push_event(Event::Pong(payload)),
             OpCode::Close => {
                 let close = CloseFrame::parse(payload)
                     .expect("INVARIANT: the decoder validated the close payload");
@@ -624,8 +622,22 @@ impl Session {
         self.rare.as_deref_mut().and_then(|r| r.deflate.as_mut())
     }
 
+    /// The busy session's buffers, made if the session has none.
+    fn busy(&mut self) -> &mut Busy {
+        self.busy.get_or_insert_with(Box::default)
+    }
+
+    /// Whether events wait for `poll_event`.
+    fn has_events(&self) -> bool {
+        self.busy.as_deref().is_some_and(|b| !b.events.is_empty())
+    }
+
+    fn push_event(&mut self, event: Event) {
+        self.busy().events.push_back(event);
+    }
+
     fn push_message(&mut self, opcode: OpCode, payload: Bytes) {
-        self.events.push_back(match opcode {
+        self.push_event(match opcode {
             // The decoder validated the whole message as UTF-8.
             OpCode::Text => Event::Text(Utf8Bytes::from_validated(payload)),
             _ => Event::Binary(payload),
@@ -633,19 +645,19 @@ impl Session {
     }
 
     fn push_frame(&mut self, opcode: OpCode, payload: &[u8]) {
-        let out = own_buffer(&mut self.queue);
-        let before = out.len();
-        self.encoder.encode(opcode, true, payload, out);
-        self.pending += out.len() - before;
+        let encoder = &mut self.encoder;
+        let busy = self.busy.get_or_insert_with(Box::default);
+        self.pending += busy.encode(|out| encoder.encode(opcode, true, payload, out));
     }
 
     /// Queues a shared frame's plain bytes themselves (a server's: unmasked).
     fn queue_shared(&mut self, frame: &SharedFrame) {
         let (head, tail) = frame.parts();
         self.pending += head.len() + tail.len();
-        self.queue.push_back(Chunk::Shared(head.clone()));
+        let busy = self.busy();
+        busy.push_shared(head.clone());
         if !tail.is_empty() {
-            self.queue.push_back(Chunk::Shared(tail.clone()));
+            busy.push_shared(tail.clone());
         }
     }
 
@@ -653,20 +665,18 @@ impl Session {
     fn push_data(&mut self, opcode: OpCode, payload: &[u8]) {
         #[cfg(feature = "deflate")]
         if let Some(d) = self.rare.as_deref().and_then(|r| r.deflate.as_ref()) {
-            let out = own_buffer(&mut self.queue);
-            let before = out.len();
-            d.encode(&mut self.encoder, opcode, payload, out);
-            self.pending += out.len() - before;
+            let encoder = &mut self.encoder;
+            let busy = self.busy.get_or_insert_with(Box::default);
+            self.pending += busy.encode(|out| d.encode(encoder, opcode, payload, out));
             return;
         }
         self.push_frame(opcode, payload);
     }
 
     fn push_close(&mut self, code: CloseCode, reason: &str) {
-        let out = own_buffer(&mut self.queue);
-        let before = out.len();
-        self.encoder.encode_close(Some(code), reason, out);
-        self.pending += out.len() - before;
+        let encoder = &mut self.encoder;
+        let busy = self.busy.get_or_insert_with(Box::default);
+        self.pending += busy.encode(|out| encoder.encode_close(Some(code), reason, out));
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -688,7 +698,7 @@ impl Session {
         self.drop_assembly();
         self.state = State::Closed;
         self.deadline = None;
-        self.events.push_back(Event::Closed {
+        self.push_event(Event::Closed {
             code,
             reason,
             clean,
@@ -753,17 +763,6 @@ impl Session {
             Some(_) => None,
             None => self.config().keepalive().map(|t| self.last_rx + t),
         }
-    }
-}
-
-/// The buffer at the back of `queue` that frames encoded by the session go into.
-fn own_buffer(queue: &mut VecDeque<Chunk>) -> &mut BytesMut {
-    if !matches!(queue.back(), Some(Chunk::Own(_))) {
-        queue.push_back(Chunk::Own(BytesMut::new()));
-    }
-    match queue.back_mut() {
-        Some(Chunk::Own(buf)) => buf,
-        _ => unreachable!("an own buffer was pushed just above"),
     }
 }
 
