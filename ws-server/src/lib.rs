@@ -109,6 +109,7 @@
 #![warn(missing_docs)]
 
 mod accept;
+mod arena;
 mod audience;
 mod builder;
 mod cluster;

@@ -46,11 +46,12 @@ impl Message {
 
     /// Encodes the message once as a server frame, to be shared by every recipient. A large
     /// payload is not copied: the frame shares it
-    /// ([`SharedFrame::from_payload`]).
+    /// ([`SharedFrame::from_payload`]). The frame's own bytes go into the calling thread's
+    /// frame arena, so a steady stream of frames allocates nothing (see [`crate::_design`]).
     pub fn to_frame(&self) -> SharedFrame {
         match self {
-            Self::Text(t) => SharedFrame::from_payload(OpCode::Text, t.clone().into_bytes()),
-            Self::Binary(b) => SharedFrame::from_payload(OpCode::Binary, b.clone()),
+            Self::Text(t) => crate::arena::frame(OpCode::Text, t.clone().into_bytes()),
+            Self::Binary(b) => crate::arena::frame(OpCode::Binary, b.clone()),
         }
     }
 

@@ -173,6 +173,14 @@ impl Stats {
         t.closes[slot]
     }
 
+    /// Connections now holding a busy session's buffers (their output and event queues and
+    /// their own-frame buffer: a busy connection allocates nothing per message). A
+    /// connection quiet for one to two seconds gives them back, so on a server whose clients
+    /// are idle this falls to zero.
+    pub fn connections_holding_buffers(&self) -> u64 {
+        self.totals().holding
+    }
+
     /// The close codes counted one by one (1000 to 1003 and 1005 to 1011).
     pub const CLOSE_CODES: &'static [u16] = &CLOSE_CODES;
 

@@ -22,6 +22,8 @@ pub(crate) struct ConnEntry {
     /// The peer's address, as IP and port (smaller than a `SocketAddr`).
     peer_ip: IpAddr,
     peer_port: u16,
+    /// permessage-deflate was agreed: a broadcast to it keeps a compressed form.
+    deflate: bool,
     /// Set when the connection has ended or was dropped as a slow client: sends fail fast.
     gone: AtomicBool,
     /// `None` until it joins a room or a session (boxed: an idle connection stays small).
@@ -44,6 +46,7 @@ impl ConnEntry {
         path: Arc<str>,
         query: Option<Box<str>>,
         peer: SocketAddr,
+        deflate: bool,
     ) -> Self {
         Self {
             id,
@@ -51,6 +54,7 @@ impl ConnEntry {
             query,
             peer_ip: peer.ip(),
             peer_port: peer.port(),
+            deflate,
             gone: AtomicBool::new(false),
             membership: Mutex::new(None),
         }
@@ -81,6 +85,11 @@ impl ConnEntry {
     }
 
     /// Whether sends to this connection are refused (it ended, or was dropped as slow).
+    /// Whether permessage-deflate was agreed with it.
+    pub(crate) const fn deflate(&self) -> bool {
+        self.deflate
+    }
+
     pub(crate) fn is_gone(&self) -> bool {
         self.gone.load(Ordering::Relaxed)
     }

@@ -5,6 +5,7 @@
 //! and never one inside another.
 
 mod entry;
+mod fanout;
 mod session;
 mod sizes;
 
@@ -15,13 +16,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub(crate) use entry::ConnEntry;
 use entry::Membership;
+pub(crate) use fanout::Fanout;
 pub use session::SessionInfo;
 pub(crate) use session::roster_json;
 
-use crate::id::Target;
+use crate::ConnId;
 use crate::identity::Identity;
 use crate::sync::{lock, read, write};
-use crate::{Audience, ConnId, Scope};
 
 /// The indexes.
 #[derive(Debug)]
@@ -128,56 +129,6 @@ impl Registry {
         let mut out = Vec::with_capacity(self.len());
         for dir in &self.dirs {
             out.extend(read(dir).iter().flatten().cloned());
-        }
-        out
-    }
-
-    /// Per shard, the connections of `to` that are not gone: the addresses a delivery posts
-    /// to each shard. Built under the registry's read locks, without cloning an entry.
-    pub(crate) fn targets(&self, to: Audience<'_>) -> Vec<Vec<Target>> {
-        let mut out = vec![Vec::new(); self.dirs.len()];
-        let (except, except_sessions) = (to.excluded(), to.excluded_sessions());
-        let mut take = |e: &ConnEntry| {
-            if !e.is_gone() && !except.contains(&e.id) && !e.has_session_in(except_sessions) {
-                out[e.id.shard()].push(e.target());
-            }
-        };
-        // The index is read (and released) before the directories: no lock is held inside
-        // another.
-        fn members<K: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
-            index: &RwLock<HashMap<K, HashSet<ConnId>>>,
-            key: &str,
-        ) -> Vec<ConnId> {
-            read(index)
-                .get(key)
-                .map(|ids| ids.iter().copied().collect())
-                .unwrap_or_default()
-        }
-        let ids = match to.scope() {
-            Scope::All => None,
-            Scope::Path(p) => Some(members(&self.paths, p)),
-            Scope::Room(r) => Some(members(&self.rooms, r)),
-            Scope::User(u) => Some(members(&self.users, u)),
-        };
-        let dirs: Vec<_> = self.dirs.iter().map(read).collect();
-        match &ids {
-            None => {
-                for dir in &dirs {
-                    dir.iter().flatten().for_each(|e| take(e));
-                }
-            }
-            Some(ids) => {
-                for id in ids {
-                    let entry = dirs
-                        .get(id.shard())
-                        .and_then(|d| d.get(id.slot() as usize))
-                        .and_then(Option::as_ref)
-                        .filter(|e| e.id == *id);
-                    if let Some(e) = entry {
-                        take(e);
-                    }
-                }
-            }
         }
         out
     }

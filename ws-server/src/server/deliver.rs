@@ -2,11 +2,18 @@
 
 use oyez_frame::{CloseCode, SharedFrame};
 
+use std::cell::RefCell;
+
 use super::Server;
-use crate::registry::ConnEntry;
+use crate::registry::{ConnEntry, Fanout};
 use crate::shard::Cmd;
 use crate::stats::{Origin, Stamp};
 use crate::{Audience, Message, Stats};
+
+thread_local! {
+    /// The recipients of this thread's last delivery: buffers kept for the next.
+    static FANOUT: RefCell<Fanout> = RefCell::new(Fanout::default());
+}
 
 impl Server {
     /// Queues `msg` for the connections of `to` here: encoded once (for more than one
@@ -14,17 +21,32 @@ impl Server {
     /// per shard however many of its connections it is for, stamped as a broadcast from
     /// `origin` (for the delivery-time histogram). Returns how many.
     pub(crate) fn deliver(&self, msg: &Message, to: Audience<'_>, origin: Origin) -> usize {
+        FANOUT.with(|fanout| match fanout.try_borrow_mut() {
+            Ok(mut fanout) => self.deliver_with(msg, to, origin, &mut fanout),
+            // Not reached (nothing in a delivery delivers again); buffers of its own if so.
+            Err(_) => self.deliver_with(msg, to, origin, &mut Fanout::default()),
+        })
+    }
+
+    fn deliver_with(
+        &self,
+        msg: &Message,
+        to: Audience<'_>,
+        origin: Origin,
+        fanout: &mut Fanout,
+    ) -> usize {
         let at = Some(Stamp::now(origin));
-        let per_shard = self.inner.registry.targets(to);
-        let frame = match per_shard.iter().map(Vec::len).sum::<usize>() {
+        self.inner.registry.fanout(to, fanout);
+        let n = fanout.len();
+        // One form for all (in this thread's frame arena) unless some recipient compresses:
+        // then the plain and the compressed form are each made once, when first needed.
+        let frame = match n {
             0 => return 0,
             1 => msg.to_frame(),
-            _ => msg.to_broadcast_frame(),
+            _ if fanout.deflate => msg.to_broadcast_frame(),
+            _ => msg.to_frame(),
         };
-        let frame = &frame;
-        let mut n = 0;
-        for (shard, to) in self.inner.shards.iter().zip(per_shard) {
-            n += to.len();
+        for (shard, to) in self.inner.shards.iter().zip(&fanout.per_shard) {
             match to.len() {
                 0 => {}
                 1 => shard.post(Cmd::DeliverOne {
@@ -32,11 +54,7 @@ impl Server {
                     to: to[0],
                     at,
                 }),
-                _ => shard.post(Cmd::Deliver {
-                    frame: frame.clone(),
-                    to,
-                    at,
-                }),
+                _ => shard.deliver(&frame, to, at),
             }
         }
         Stats::add(&self.inner.stats.frames_queued, n as u64);

@@ -36,6 +36,7 @@ impl Server {
             registry.intern_path(&a.path),
             a.query.take(),
             a.peer,
+            a.deflate.is_some(),
         ));
         registry.insert(entry.clone());
         if let Some(identity) = a.identity.take() {

@@ -19,6 +19,11 @@ pub(super) const HUP: u8 = 4;
 /// Connection flag: a `wss://` connection, whose TLS session is in the shard's
 /// [`super::tls::TlsSessions`].
 pub(super) const TLS: u8 = 8;
+/// Connection flag: its session holds a busy session's buffers, and it is in the shard's
+/// list of such connections (see [`super::quiet`]).
+pub(super) const HELD: u8 = 16;
+/// Connection flag: settled since the last sweep of [`super::quiet`].
+pub(super) const ACTIVE: u8 = 32;
 
 /// One connection on its shard: an idle connection is only this (and its registry entry).
 /// `C` is the value its callbacks get ([`super::Host::Conn`]).
@@ -26,7 +31,7 @@ pub(super) struct Connection<C> {
     pub(super) stream: TcpStream,
     /// The route serving the connection (handed back to the host with each callback).
     pub(super) route: u16,
-    /// [`DIRTY`], [`AGAIN`], [`HUP`], [`TLS`].
+    /// [`DIRTY`], [`AGAIN`], [`HUP`], [`TLS`], [`HELD`], [`ACTIVE`].
     pub(super) flags: u8,
     pub(super) session: Session,
     pub(super) conn: C,

@@ -12,8 +12,9 @@ use oyez_frame::session::Config;
 use tracing::{debug, error};
 
 use super::connection::{AGAIN, Connection, DIRTY, HUP};
-use super::inbox::{Cmd, ShardHandle, take_local};
+use super::inbox::{Batch, Cmd, ShardHandle, take_local};
 use super::pool::{FramePool, POOL_TRIM_EVERY};
+use super::quiet::Quiet;
 use super::timers::Timers;
 use super::tls::TlsSessions;
 use super::write_queue::WriteQueue;
@@ -41,7 +42,7 @@ pub(super) struct Shard<H: Host> {
     pub(super) again: Vec<u32>,
     pub(super) shutting_down: bool,
     /// The commands being worked on (kept to reuse its capacity).
-    work: Vec<Cmd>,
+    work: Batch,
     /// Output on its way to one connection's socket (kept to reuse its capacity).
     pub(super) out: WriteQueue,
     /// Where reads with no partial frame pending go (see `read::RX_BLOCK`).
@@ -52,6 +53,8 @@ pub(super) struct Shard<H: Host> {
     pool_trim_at: Instant,
     /// The TLS sessions of the `wss://` connections.
     pub(super) tls: TlsSessions,
+    /// The connections whose sessions hold buffers, for the sweep that takes them back.
+    pub(super) quiet: Quiet,
 }
 
 impl<H: Host> Shard<H> {
@@ -71,12 +74,13 @@ impl<H: Host> Shard<H> {
             dirty: Vec::new(),
             again: Vec::new(),
             shutting_down: false,
-            work: Vec::new(),
+            work: Batch::default(),
             out: WriteQueue::default(),
             rx: BytesMut::new(),
             pool: FramePool::default(),
             pool_trim_at: Instant::now(),
             tls: TlsSessions::default(),
+            quiet: Quiet::default(),
         }
     }
 
@@ -86,7 +90,11 @@ impl<H: Host> Shard<H> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = if self.again.is_empty() {
-                self.timers.wait(Instant::now())
+                let now = Instant::now();
+                match (self.timers.wait(now), self.quiet.wait(now)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             } else {
                 Some(Duration::ZERO)
             };
@@ -130,6 +138,7 @@ impl<H: Host> Shard<H> {
                 self.pool.trim();
                 self.pool_trim_at = now + POOL_TRIM_EVERY;
             }
+            self.sweep_quiet(now);
             if self.shutting_down && self.live == 0 {
                 debug!(shard = self.handle.index, "shard stopped");
                 return;
@@ -161,9 +170,10 @@ impl<H: Host> Shard<H> {
     fn drain_inbox(&mut self, host: &H, now: Instant) {
         let mut work = std::mem::take(&mut self.work);
         self.handle.take_inbox(&mut work);
-        for cmd in work.drain(..) {
-            self.apply(host, cmd, now);
+        for cmd in work.cmds.drain(..) {
+            self.apply(host, cmd, &work.targets, now);
         }
+        work.clear();
         self.work = work;
     }
 
@@ -172,25 +182,27 @@ impl<H: Host> Shard<H> {
         loop {
             let mut work = std::mem::take(&mut self.work);
             take_local(&mut work);
-            if work.is_empty() {
+            if work.cmds.is_empty() {
+                work.clear();
                 self.work = work;
                 return;
             }
-            for cmd in work.drain(..) {
-                self.apply(host, cmd, now);
+            for cmd in work.cmds.drain(..) {
+                self.apply(host, cmd, &work.targets, now);
             }
+            work.clear();
             self.work = work;
         }
     }
 
-    fn apply(&mut self, host: &H, cmd: Cmd, now: Instant) {
+    fn apply(&mut self, host: &H, cmd: Cmd, targets: &[Target], now: Instant) {
         match cmd {
             Cmd::Adopt(a) => self.adopt(host, *a, now),
             Cmd::Deliver { frame, to, at } => {
                 if let Some(at) = at {
                     self.counters.delivering(at);
                 }
-                for t in to {
+                for &t in &targets[to] {
                     self.deliver(&frame, t, now);
                 }
             }

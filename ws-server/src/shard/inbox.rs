@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, TcpStream};
+use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,11 +22,12 @@ use crate::sync::lock;
 pub(crate) enum Cmd {
     /// Take over an upgraded connection.
     Adopt(Box<Adoption>),
-    /// Queue one frame (encoded once) for each of these connections; a broadcast carries
-    /// its start, for the delivery-time histogram.
+    /// Queue one frame (encoded once) for each of these connections (a range of the
+    /// batch's [`Batch::targets`]); a broadcast carries its start, for the delivery-time
+    /// histogram.
     Deliver {
         frame: SharedFrame,
-        to: Vec<Target>,
+        to: Range<usize>,
         at: Option<Stamp>,
     },
     /// Queue one frame for one connection.
@@ -42,6 +44,30 @@ pub(crate) enum Cmd {
     },
     /// Close every connection with 1001 and stop once they are gone.
     Shutdown,
+}
+
+/// Commands, and the connections their deliveries go to: one buffer for every delivery's
+/// addresses, kept from one batch to the next (the inbox and the shard swap batches), so a
+/// delivery to many connections allocates nothing once it has grown.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(super) cmds: Vec<Cmd>,
+    pub(super) targets: Vec<Target>,
+}
+
+impl Batch {
+    const fn new() -> Self {
+        Self {
+            cmds: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    /// Ready for the next batch (its buffers kept).
+    pub(super) fn clear(&mut self) {
+        self.cmds.clear();
+        self.targets.clear();
+    }
 }
 
 /// An upgraded connection, handed from the accept side to a shard.
@@ -71,14 +97,14 @@ static NEXT_UID: AtomicU32 = AtomicU32::new(1);
 
 thread_local! {
     /// On a shard's thread: that shard's uid, and the commands its callbacks queued for it.
-    static LOCAL: RefCell<(u32, Vec<Cmd>)> = const { RefCell::new((0, Vec::new())) };
+    static LOCAL: RefCell<(u32, Batch)> = const { RefCell::new((0, Batch::new())) };
 }
 
 /// The shareable side of a shard: its inbox and the waker of its event loop.
 pub(crate) struct ShardHandle {
     uid: u32,
     pub(crate) index: u16,
-    inbox: Mutex<Vec<Cmd>>,
+    inbox: Mutex<Batch>,
     waker: Waker,
 }
 
@@ -95,7 +121,7 @@ impl ShardHandle {
         Self {
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             index,
-            inbox: Mutex::new(Vec::new()),
+            inbox: Mutex::new(Batch::new()),
             waker,
         }
     }
@@ -103,20 +129,39 @@ impl ShardHandle {
     /// Hands `cmd` to the shard: straight onto its local queue when called from one of its
     /// own callbacks, else into its inbox, waking it if the inbox was empty.
     pub(crate) fn post(&self, cmd: Cmd) {
-        let cmd = LOCAL.with(|local| {
+        self.enqueue(|batch| batch.cmds.push(cmd));
+    }
+
+    /// Queues `frame` for each of `to` (connections of this shard), as [`ShardHandle::post`]
+    /// does a command.
+    pub(crate) fn deliver(&self, frame: &SharedFrame, to: &[Target], at: Option<Stamp>) {
+        self.enqueue(|batch| {
+            let start = batch.targets.len();
+            batch.targets.extend_from_slice(to);
+            batch.cmds.push(Cmd::Deliver {
+                frame: frame.clone(),
+                to: start..batch.targets.len(),
+                at,
+            });
+        });
+    }
+
+    fn enqueue(&self, add: impl FnOnce(&mut Batch)) {
+        let add = LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             if local.0 == self.uid {
-                local.1.push(cmd);
+                add(&mut local.1);
                 None
             } else {
-                Some(cmd)
+                Some(add)
             }
         });
-        let Some(cmd) = cmd else { return };
+        let Some(add) = add else { return };
         let was_empty = {
             let mut inbox = lock(&self.inbox);
-            inbox.push(cmd);
-            inbox.len() == 1
+            let was_empty = inbox.cmds.is_empty();
+            add(&mut inbox);
+            was_empty
         };
         if was_empty && let Err(e) = self.waker.wake() {
             error!(shard = self.index, error = %e, "cannot wake the shard");
@@ -129,13 +174,13 @@ impl ShardHandle {
     }
 
     /// Moves the inbox's commands into `work` (empty), leaving the inbox with `work`'s
-    /// capacity.
-    pub(super) fn take_inbox(&self, work: &mut Vec<Cmd>) {
+    /// buffers.
+    pub(super) fn take_inbox(&self, work: &mut Batch) {
         std::mem::swap(work, &mut *lock(&self.inbox));
     }
 }
 
 /// Moves the commands this thread's callbacks queued into `work` (empty).
-pub(super) fn take_local(work: &mut Vec<Cmd>) {
+pub(super) fn take_local(work: &mut Batch) {
     LOCAL.with(|l| std::mem::swap(work, &mut l.borrow_mut().1));
 }

@@ -122,6 +122,7 @@ impl<H: Host> Shard<H> {
         };
         self.free.push(slot);
         self.live -= 1;
+        self.forget_busy(c.flags);
         let entry = H::entry(&c.conn);
         entry.set_gone();
         let id = entry.id;

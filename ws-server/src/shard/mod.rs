@@ -20,6 +20,7 @@
 //! | `timers` | the timer heap |
 //! | `tls` | `wss://` connections: the shard drives each one's rustls session (plain ones never go there) |
 //! | `pool` | the pool of buffers for frames larger than a read |
+//! | `quiet` | quiet connections giving their session's buffers back, once a second |
 //! | `guard` | catching a callback's panic |
 
 mod connection;
@@ -30,6 +31,7 @@ mod inbox;
 mod lifecycle;
 mod output;
 mod pool;
+mod quiet;
 mod read;
 mod recv;
 mod timers;

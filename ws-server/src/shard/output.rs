@@ -67,6 +67,7 @@ impl<H: Host> Shard<H> {
             return;
         }
         c.trim();
+        self.note_busy(slot, now);
         self.rearm(slot);
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct ShardCounters {
     closes: [Counter; CLOSE_CODES.len() + 1],
     /// Delivery times, by [`super::Origin`].
     latency: [Histogram; ORIGINS],
+    /// Connections whose sessions hold a busy session's buffers (up, and down by wrapping).
+    holding: Counter,
 }
 
 /// Every shard's counters, added up.
@@ -54,6 +56,7 @@ pub(crate) struct Totals {
     pub(crate) closes: [u64; CLOSE_CODES.len() + 1],
     /// Per origin: each bucket's own count (not cumulative), then the sum in nanoseconds.
     pub(crate) latency: [([u64; LATENCY_BOUNDS_NS.len() + 1], u64); ORIGINS],
+    pub(crate) holding: u64,
 }
 
 impl ShardCounters {
@@ -100,6 +103,11 @@ impl ShardCounters {
         let _ = stamp;
     }
 
+    /// A connection's session started (`true`) or stopped holding a busy session's buffers.
+    pub(crate) fn holding(&self, up: bool) {
+        self.holding.add(if up { 1 } else { u64::MAX });
+    }
+
     /// A connection ended with close code `code`.
     pub(crate) fn closed(&self, code: u16) {
         let slot = CLOSE_CODES
@@ -115,6 +123,7 @@ impl ShardCounters {
         t.received_bytes += self.received_bytes.get();
         t.sent_messages += self.sent_messages.get();
         t.sent_bytes += self.sent_bytes.get();
+        t.holding = t.holding.wrapping_add(self.holding.get());
         for (sum, c) in t.closes.iter_mut().zip(&self.closes) {
             *sum += c.get();
         }
