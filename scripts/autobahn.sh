@@ -8,8 +8,9 @@
 # role alone (about 11 minutes on an idle machine) instead of both one after the other. Each
 # role is capped at 45 minutes (a machine busy with other work took 30 and more).
 # A third run takes the client role through oyez-tokio's WebSocket (its split halves) against
-# autobahn/expected-client-tokio.json (cases AUTOBAHN_TOKIO_CASES, excluding
-# AUTOBAHN_TOKIO_EXCLUDE).
+# autobahn/expected-client-tokio.json: every case but the 96 compression cases with the
+# largest messages (AUTOBAHN_TOKIO_EXCLUDE='' runs those too, and the comparison then lists
+# them as added; all 517 passed so on 2026-12-02: 514 OK, 3 informational).
 # Installs wstest (../shared/tools/autobahn/install.sh, found by scripts/autobahn-tools.sh)
 # if it is missing.
 # Env: AUTOBAHN_CASES (default '*'), AUTOBAHN_EXCLUDE (default none), AUTOBAHN_WRITE=1 to
@@ -32,7 +33,6 @@ if [ ! -x "$PREFIX/bin/wstest" ]; then
 fi
 
 cargo build --release --locked -p oyez --bin ws-server -p oyez-server --example autobahn_client
-cargo build --release --locked -p oyez-tokio --example autobahn_tokio
 cargo build --release --locked -p oyez-tokio --example autobahn_tokio
 BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
 
@@ -69,17 +69,15 @@ echo "autobahn: both roles took $((SECONDS - start))s"
 python3 autobahn/compare.py "$OUT/server/reports/servers/index.json" ws-server autobahn/expected-server.json "${WRITE[@]}" || status=1
 python3 autobahn/compare.py "$OUT/client/reports/clients/index.json" ws-client autobahn/expected-client.json "${WRITE[@]}" || status=1
 
-# Client role again, through oyez-tokio's WebSocket.
+# Client role again, through oyez-tokio's WebSocket: every case but the compression cases
+# with the largest messages (12.x.8-10 and 12.x.14-18, the same in 13: 96 cases, nine tenths
+# of the suite's time in Python's zlib; the two runs above take them through the same codec).
+TOKIO_EXCLUDE=12.*.8,12.*.9,12.*.10,12.*.14,12.*.15,12.*.16,12.*.17,12.*.18,13.*.8,13.*.9,13.*.10,13.*.14,13.*.15,13.*.16,13.*.17,13.*.18
 start=$SECONDS
 OUT=$OUT/client-tokio AGENT=oyez-tokio PORT=$(free_port) CASES=${AUTOBAHN_TOKIO_CASES:-$CASES} \
-  EXCLUDE=${AUTOBAHN_TOKIO_EXCLUDE:-12.*,13.*} TIMEOUT=2700 \
+  EXCLUDE=${AUTOBAHN_TOKIO_EXCLUDE-$TOKIO_EXCLUDE} TIMEOUT=2700 \
   bash "$TOOLS/run-client-suite.sh" "$BIN/examples/autobahn_tokio" || status=1
 echo "autobahn: the client role through oyez-tokio took $((SECONDS - start))s"
-python3 autobahn/compare.py "$OUT/client-tokio/reports/clients/index.json" oyez-tokio autobahn/expected-client-tokio.json "${WRITE[@]}" || status=1
-
-# Client role again, through oyez-tokio's WebSocket (about 20 s).
-OUT=$OUT/client-tokio AGENT=oyez-tokio PORT=$(free_port) CASES=$CASES EXCLUDE=$EXCLUDE TIMEOUT=900 \
-  bash "$TOOLS/run-client-suite.sh" "$BIN/examples/autobahn_tokio" || status=1
 python3 autobahn/compare.py "$OUT/client-tokio/reports/clients/index.json" oyez-tokio autobahn/expected-client-tokio.json "${WRITE[@]}" || status=1
 
 exit $status

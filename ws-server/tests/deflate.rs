@@ -227,3 +227,27 @@ async fn a_client_may_keep_its_context_when_allowed() {
         assert_eq!(next_message(&mut client).await, m);
     }
 }
+
+/// oyez-tokio's client (deflate on by default) and the server agree it, and talk compressed.
+#[tokio::test]
+async fn with_the_oyez_tokio_client() {
+    let server = start(config()).await;
+    let (mut ws, response) =
+        tokio::time::timeout(WAIT, oyez_tokio::connect(&url(&server, "/echo")))
+            .await
+            .expect("in time")
+            .expect("connect");
+    assert!(response.deflate().is_some() && ws.deflate().is_some());
+    let text: String = (0..100)
+        .map(|i| format!(r#"{{"from":"u{}","text":"hello {i}"}},"#, i % 5))
+        .collect();
+    ws.send(oyez_tokio::Message::text(text.clone()))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, ws.recv())
+        .await
+        .expect("in time");
+    assert_eq!(got.unwrap().unwrap(), oyez_tokio::Message::text(text));
+    let _ = tokio::time::timeout(WAIT, ws.close(oyez_tokio::CloseCode::NORMAL, "")).await;
+    server.shutdown().await;
+}

@@ -17,7 +17,7 @@
 
 use bytes::BytesMut;
 use oyez_frame::Role;
-use oyez_frame::handshake::client::{ClientHandshake, Response};
+use oyez_frame::handshake::client::{ClientHandshake, ClientOptions, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -165,7 +165,14 @@ impl Builder {
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let mut out = BytesMut::new();
-        let hs = ClientHandshake::new(&url.authority, &url.target, &protocols, &headers, &mut out);
+        let mut options = ClientOptions::default();
+        options.protocols = &protocols;
+        options.headers = &headers;
+        #[cfg(feature = "deflate")]
+        {
+            options.deflate = self.config.deflate().copied();
+        }
+        let hs = ClientHandshake::with_options(&url.authority, &url.target, &options, &mut out);
         let limits = *self.config.limits();
         let exchange = async {
             stream.write_all(&out).await?;
@@ -186,9 +193,12 @@ impl Builder {
         let (response, early) = tokio::time::timeout(self.config.handshake_timeout(), exchange)
             .await
             .map_err(|_| Error::HandshakeTimeout)??;
-        Ok((
-            WebSocket::with_early(stream, Role::Client, self.config, early),
-            response,
-        ))
+        let ws = WebSocket::with_early(stream, Role::Client, self.config, early);
+        #[cfg(feature = "deflate")]
+        let ws = match response.deflate() {
+            Some(agreed) => ws.with_deflate(agreed),
+            None => ws,
+        };
+        Ok((ws, response))
     }
 }

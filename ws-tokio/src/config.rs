@@ -25,6 +25,8 @@ pub struct Config {
     write_buffer: usize,
     read_chunk: usize,
     handshake_timeout: Duration,
+    #[cfg(feature = "deflate")]
+    deflate: Option<oyez_frame::deflate::DeflateConfig>,
 }
 
 impl Config {
@@ -64,6 +66,29 @@ impl Config {
     /// response).
     pub const fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
+    }
+
+    /// permessage-deflate (feature `deflate`, on by default): what a client offers and what a
+    /// server accepts of a client's offer (`None`: no offer, every offer declined). With no
+    /// context takeover (the default), a connection keeps no compressor or inflater between
+    /// messages; each thread keeps one compressor and a few spare inflaters
+    /// ([`oyez_frame::deflate`] gives the bytes).
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub const fn deflate(&self) -> Option<&oyez_frame::deflate::DeflateConfig> {
+        self.deflate.as_ref()
+    }
+
+    /// Sets [`Config::deflate`].
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    #[must_use]
+    pub const fn with_deflate(
+        mut self,
+        deflate: Option<oyez_frame::deflate::DeflateConfig>,
+    ) -> Self {
+        self.deflate = deflate;
+        self
     }
 
     /// Sets the codec's settings.
@@ -124,6 +149,8 @@ impl Default for Config {
             write_buffer: Self::DEFAULT_WRITE_BUFFER,
             read_chunk: Self::DEFAULT_READ_CHUNK,
             handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
+            #[cfg(feature = "deflate")]
+            deflate: Some(oyez_frame::deflate::DeflateConfig::default()),
         }
     }
 }

@@ -88,6 +88,12 @@ impl Inbound {
         &self.session
     }
 
+    /// Inflates what the peer compressed, as agreed.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_deflate(&mut self, agreed: oyez_frame::deflate::Agreed) {
+        self.session.set_deflate(agreed);
+    }
+
     /// Starts the close handshake from this side (the frame goes out through `owed`).
     pub(crate) fn close(
         &mut self,

@@ -23,6 +23,7 @@
 //! | connect to `ws://` or `wss://`, or handshake over your stream | [`connect`], [`client::Builder`], [`client::handshake`] |
 //! | TLS: the crypto provider, the root store, PEM | `tls` (feature `rustls`; `webpki-roots`, `native-roots`) |
 //! | limits, timeouts, buffers | [`Config`] |
+//! | permessage-deflate (feature `deflate`, default): offered, accepted, spoken | `Config::deflate`, `WebSocket::deflate` |
 //! | errors | [`Error`] (a normal close is never one) |
 //!
 //! # Example: an echo server and a client, over TCP

@@ -23,6 +23,12 @@ impl Outbound {
         }
     }
 
+    /// Compresses what it sends, as agreed.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_deflate(&mut self, agreed: oyez_frame::deflate::Agreed) {
+        self.session.set_deflate(agreed);
+    }
+
     /// Encodes a message, ping or pong (a close goes through [`Outbound::close`] or the
     /// receiving side).
     ///

@@ -141,16 +141,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Incoming<S> {
         {
             return Err(Error::Handshake(oyez_frame::Error::UnofferedProtocol));
         }
+        #[cfg(feature = "deflate")]
+        let deflate = self.config.deflate().and_then(|config| {
+            let params = hs::negotiate_deflate(&self.request, config)?;
+            Some((params.to_string(), params.agreed(config)))
+        });
+        #[cfg(feature = "deflate")]
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .copied()
+            .chain(
+                deflate
+                    .as_ref()
+                    .map(|(answer, _)| ("Sec-WebSocket-Extensions", answer.as_str())),
+            )
+            .collect();
         let mut out = BytesMut::new();
-        hs::write_response(&self.accept, protocol, headers, &mut out);
+        hs::write_response(&self.accept, protocol, &headers, &mut out);
         self.io.write_all(&out).await?;
         self.io.flush().await?;
-        Ok(WebSocket::with_early(
-            self.io,
-            Role::Server,
-            self.config,
-            self.early,
-        ))
+        let ws = WebSocket::with_early(self.io, Role::Server, self.config, self.early);
+        #[cfg(feature = "deflate")]
+        let ws = match deflate {
+            Some((_, agreed)) => ws.with_deflate(agreed),
+            None => ws,
+        };
+        Ok(ws)
     }
 
     /// Refuses the upgrade: answers `status` with a plain-text `body` and shuts the stream

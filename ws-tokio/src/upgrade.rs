@@ -99,11 +99,12 @@ pub fn upgrade_with<B>(
     {
         return Err(Error::Handshake(oyez_frame::Error::UnofferedProtocol));
     }
+    let head = head_of(req, &config)?;
     let mut response = if req.version() == Version::HTTP_2 {
         check_h2(req)?;
         Response::new(Empty::new())
     } else {
-        let accept = check_h1(req, &config)?;
+        let accept = hs::accept(&head).map_err(Error::Handshake)?;
         let mut response = Response::new(Empty::new());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let h = response.headers_mut();
@@ -122,12 +123,22 @@ pub fn upgrade_with<B>(
             .headers_mut()
             .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
     }
+    #[cfg(feature = "deflate")]
+    let agreed = negotiate(&head, &config).map(|(answer, agreed)| {
+        let value = HeaderValue::from_str(&answer).expect("the answer is a valid header value");
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+        agreed
+    });
     Ok((
         response,
         Upgrade {
             on: hyper::upgrade::on(req),
             role: Role::Server,
             config,
+            #[cfg(feature = "deflate")]
+            agreed,
         },
     ))
 }
@@ -164,6 +175,9 @@ pub fn from_response<B>(mut response: Response<B>, config: Config) -> Result<Upg
         on: hyper::upgrade::on(&mut response),
         role: Role::Client,
         config,
+        // `h2_request` offers no extension.
+        #[cfg(feature = "deflate")]
+        agreed: None,
     })
 }
 
@@ -173,6 +187,9 @@ pub struct Upgrade {
     on: OnUpgrade,
     role: Role,
     config: Config,
+    /// The permessage-deflate the response agreed to.
+    #[cfg(feature = "deflate")]
+    agreed: Option<oyez_frame::deflate::Agreed>,
 }
 
 impl Future for Upgrade {
@@ -181,20 +198,25 @@ impl Future for Upgrade {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         match Pin::new(&mut this.on).poll(cx) {
-            Poll::Ready(Ok(upgraded)) => Poll::Ready(Ok(WebSocket::from_upgraded(
-                TokioIo::new(upgraded),
-                this.role,
-                this.config,
-            ))),
+            Poll::Ready(Ok(upgraded)) => {
+                let ws = WebSocket::from_upgraded(TokioIo::new(upgraded), this.role, this.config);
+                #[cfg(feature = "deflate")]
+                let ws = match this.agreed {
+                    Some(agreed) => ws.with_deflate(agreed),
+                    None => ws,
+                };
+                Poll::Ready(Ok(ws))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(Error::Io(std::io::Error::other(e)))),
             Poll::Pending => Poll::Pending,
         }
     }
 }
 
-/// RFC 6455 §4.2.1 over hyper's parsed request: the head is laid out again and checked by
-/// `oyez_frame::handshake::server`, the same rules as a raw [`crate::accept`].
-fn check_h1<B>(req: &Request<B>, config: &Config) -> Result<hs::Accept, Error> {
+/// Hyper's parsed request laid out again as an HTTP/1.1 head and parsed by
+/// `oyez_frame::handshake::server`, so that it is checked by the same rules as a raw
+/// [`crate::accept`] (RFC 6455 §4.2.1) and its extension offers read the same way.
+fn head_of<B>(req: &Request<B>, config: &Config) -> Result<hs::Request, Error> {
     let mut head = BytesMut::with_capacity(512);
     head.put_slice(req.method().as_str().as_bytes());
     head.put_u8(b' ');
@@ -223,10 +245,18 @@ fn check_h1<B>(req: &Request<B>, config: &Config) -> Result<hs::Accept, Error> {
     }
     head.put_slice(b"\r\n");
     let limits = config.limits();
-    let parsed = hs::parse_request(&mut head, limits)
+    hs::parse_request(&mut head, limits)
         .map_err(Error::Handshake)?
-        .ok_or(Error::Handshake(oyez_frame::Error::MalformedHttp))?;
-    hs::accept(&parsed).map_err(Error::Handshake)
+        .ok_or(Error::Handshake(oyez_frame::Error::MalformedHttp))
+}
+
+/// The permessage-deflate to agree to for `head` (hyper's request laid out again), as
+/// `config` allows: the answer's header value and what the sessions apply.
+#[cfg(feature = "deflate")]
+fn negotiate(head: &hs::Request, config: &Config) -> Option<(String, oyez_frame::deflate::Agreed)> {
+    let deflate = config.deflate()?;
+    let params = hs::negotiate_deflate(head, deflate)?;
+    Some((params.to_string(), params.agreed(deflate)))
 }
 
 /// RFC 8441 §4-5: `CONNECT` with `:protocol = websocket` and `Sec-WebSocket-Version: 13`

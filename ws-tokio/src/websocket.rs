@@ -89,6 +89,26 @@ impl<S> WebSocket<S> {
         }
     }
 
+    /// The connection with the permessage-deflate its handshake agreed (both directions:
+    /// what it receives is inflated, what it sends compressed). For a stream whose handshake
+    /// was done elsewhere; [`crate::accept`], [`crate::connect`] and the `upgrade` helpers
+    /// negotiate it themselves. Call it before the first message.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    #[must_use]
+    pub fn with_deflate(mut self, agreed: oyez_frame::deflate::Agreed) -> Self {
+        self.inbound.set_deflate(agreed);
+        self.outbound.set_deflate(agreed);
+        self
+    }
+
+    /// The permessage-deflate in force, if the handshake agreed one.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn deflate(&self) -> Option<&oyez_frame::deflate::Agreed> {
+        self.inbound.session().deflate()
+    }
+
     /// The role.
     pub fn role(&self) -> Role {
         self.inbound.session().role()

@@ -18,3 +18,5 @@ mod server;
 mod tls;
 // hyper 1 and axum upgrades, and RFC 8441 over HTTP/2.
 mod upgrade;
+// permessage-deflate through the type: agreed, compressed, the halves, off.
+mod deflate;

@@ -98,6 +98,8 @@ async fn a_hyper_http1_service_hands_the_connection_over() {
     .await
     .unwrap();
     assert_eq!(response.protocol(), Some("echo"));
+    // permessage-deflate is agreed through the upgrade too (on by default both sides).
+    assert!(response.deflate().is_some() && ws.deflate().is_some());
     talk(&mut ws).await;
     let reply = within(ws.close(CloseCode::NORMAL, "")).await.unwrap();
     assert_eq!(reply.and_then(|f| f.code), Some(CloseCode::NORMAL));
