@@ -111,7 +111,7 @@ impl Conn {
     /// Queues a message for this connection. Returns false if the connection is gone or was
     /// dropped as a slow client.
     pub fn send(&self, msg: impl Into<Message>) -> bool {
-        self.server.push_one(&self.entry, &msg.into().to_frame())
+        self.server.send_one(&self.entry, msg.into())
     }
 
     /// Relays a message from this connection's client to `to`: [`Server::broadcast`], and

@@ -87,7 +87,7 @@ impl Server {
         self.inner
             .registry
             .get(id)
-            .is_some_and(|e| self.push_one(&e, &msg.into().to_frame()))
+            .is_some_and(|e| self.send_one(&e, msg.into()))
     }
 
     /// Closes one connection with `code` and `reason`. Returns false if it is not here.

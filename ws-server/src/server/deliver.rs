@@ -1,6 +1,6 @@
 //! Fan-out: from a delivery to one command per shard.
 
-use oyez_frame::{CloseCode, SharedFrame};
+use oyez_frame::CloseCode;
 
 use std::cell::RefCell;
 
@@ -61,16 +61,14 @@ impl Server {
         n
     }
 
-    /// Queues `frame` for one connection; false if it is gone or was dropped as slow.
-    pub(crate) fn push_one(&self, entry: &ConnEntry, frame: &SharedFrame) -> bool {
+    /// Queues `msg` for one connection (from its own shard's callbacks, encoded in place
+    /// there; from elsewhere, as a frame made now); false if it is gone or was dropped as
+    /// slow.
+    pub(crate) fn send_one(&self, entry: &ConnEntry, msg: Message) -> bool {
         if entry.is_gone() {
             return false;
         }
-        self.inner.shards[entry.id.shard()].post(Cmd::DeliverOne {
-            frame: frame.clone(),
-            to: entry.target(),
-            at: None,
-        });
+        self.inner.shards[entry.id.shard()].send(entry.target(), msg);
         Stats::add(&self.inner.stats.frames_queued, 1);
         true
     }

@@ -3,14 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use oyez_frame::{CloseCode, SharedFrame};
+use oyez_frame::session::Outbound;
+use oyez_frame::{CloseCode, Session, SharedFrame};
 use tracing::debug;
 
 use super::Host;
 use super::connection::Connection;
 use super::event_loop::Shard;
-use crate::Stats;
 use crate::id::Target;
+use crate::{Message, Stats};
 
 /// How long a slow client dropped for its backlog gets to take its close frame.
 const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -21,6 +22,32 @@ impl<H: Host> Shard<H> {
     /// still goes to a client that keeps up, so the backlog exceeds the bound by at most one
     /// message).
     pub(super) fn deliver(&mut self, frame: &SharedFrame, to: Target, now: Instant) {
+        self.deliver_with(to, now, |session| session.send_shared(frame));
+    }
+
+    /// Queues a message a callback of this shard sent to a connection of it: a small one is
+    /// encoded straight into the connection's session (no shared frame, no reference
+    /// count); a large one's payload is shared, its header written in this thread's frame
+    /// arena.
+    pub(super) fn reply(&mut self, msg: Message, to: Target, now: Instant) {
+        self.deliver_with(to, now, |session| {
+            if msg.as_bytes().len() <= SharedFrame::COPY_THRESHOLD {
+                session.send(match &msg {
+                    Message::Text(t) => Outbound::Text(t.as_str()),
+                    Message::Binary(b) => Outbound::Binary(b),
+                })
+            } else {
+                session.send_shared(&msg.to_frame())
+            }
+        });
+    }
+
+    fn deliver_with(
+        &mut self,
+        to: Target,
+        now: Instant,
+        send: impl FnOnce(&mut Session) -> Result<(), oyez_frame::Error>,
+    ) {
         let max = self.max_backlog;
         let Some(c) = self.target_mut(to) else { return };
         if !c.session.is_open() || c.hangup().is_some() {
@@ -32,7 +59,7 @@ impl<H: Host> Shard<H> {
             H::entry(&c.conn).set_gone();
             drop_slow_client(c, now);
             Stats::add(&self.stats.slow_dropped, 1);
-        } else if c.session.send_shared(frame).is_ok() {
+        } else if send(&mut c.session).is_ok() {
             self.counters.message_sent();
         }
         self.mark_dirty(to.slot);

@@ -12,7 +12,7 @@ use oyez_frame::session::Config;
 use tracing::{debug, error};
 
 use super::connection::{AGAIN, Connection, DIRTY, HUP};
-use super::inbox::{Batch, Cmd, ShardHandle, take_local};
+use super::inbox::{Batch, Cmd, Local, ShardHandle, take_local, take_one_local};
 use super::pool::{FramePool, POOL_TRIM_EVERY};
 use super::quiet::Quiet;
 use super::timers::Timers;
@@ -180,13 +180,16 @@ impl<H: Host> Shard<H> {
     /// Applies what callbacks on this thread queued.
     pub(super) fn drain_local(&mut self, host: &H, now: Instant) {
         loop {
+            match take_one_local() {
+                Local::Empty => return,
+                Local::One(cmd) => {
+                    self.apply(host, cmd, &[], now);
+                    continue;
+                }
+                Local::Many => {}
+            }
             let mut work = std::mem::take(&mut self.work);
             take_local(&mut work);
-            if work.cmds.is_empty() {
-                work.clear();
-                self.work = work;
-                return;
-            }
             for cmd in work.cmds.drain(..) {
                 self.apply(host, cmd, &work.targets, now);
             }
@@ -206,6 +209,7 @@ impl<H: Host> Shard<H> {
                     self.deliver(&frame, t, now);
                 }
             }
+            Cmd::Reply { to, msg } => self.reply(msg, to, now),
             Cmd::DeliverOne { frame, to, at } => {
                 if let Some(at) = at {
                     self.counters.delivering(at);

@@ -12,6 +12,7 @@ use mio::Waker;
 use oyez_frame::{CloseCode, SharedFrame};
 use tracing::error;
 
+use crate::Message;
 use crate::id::Target;
 use crate::identity::Identity;
 use crate::request::RequestInfo;
@@ -30,6 +31,9 @@ pub(crate) enum Cmd {
         to: Range<usize>,
         at: Option<Stamp>,
     },
+    /// A message one of this shard's callbacks sent to a connection of the shard: encoded
+    /// straight into that connection's session, no shared frame made.
+    Reply { to: Target, msg: Message },
     /// Queue one frame for one connection.
     DeliverOne {
         frame: SharedFrame,
@@ -132,6 +136,28 @@ impl ShardHandle {
         self.enqueue(|batch| batch.cmds.push(cmd));
     }
 
+    /// Queues `msg` for `to` (a connection of this shard): from one of the shard's own
+    /// callbacks, as a [`Cmd::Reply`] (encoded in place later); from anywhere else, as one
+    /// frame made now.
+    pub(crate) fn send(&self, to: Target, msg: Message) {
+        let msg = LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local.0 == self.uid {
+                local.1.cmds.push(Cmd::Reply { to, msg });
+                None
+            } else {
+                Some(msg)
+            }
+        });
+        if let Some(msg) = msg {
+            self.post(Cmd::DeliverOne {
+                frame: msg.to_frame(),
+                to,
+                at: None,
+            });
+        }
+    }
+
     /// Queues `frame` for each of `to` (connections of this shard), as [`ShardHandle::post`]
     /// does a command.
     pub(crate) fn deliver(&self, frame: &SharedFrame, to: &[Target], at: Option<Stamp>) {
@@ -178,6 +204,28 @@ impl ShardHandle {
     pub(super) fn take_inbox(&self, work: &mut Batch) {
         std::mem::swap(work, &mut *lock(&self.inbox));
     }
+}
+
+/// What this thread's callbacks queued.
+pub(super) enum Local {
+    Empty,
+    /// One command that needs nothing of the batch's targets (a reply, most often), taken
+    /// off the queue: the common case, without swapping batches.
+    One(Cmd),
+    /// More: take them all with [`take_local`].
+    Many,
+}
+
+/// What this thread's callbacks queued, the one command taken if it is only one.
+pub(super) fn take_one_local() -> Local {
+    LOCAL.with(|l| {
+        let batch = &mut l.borrow_mut().1;
+        match batch.cmds.len() {
+            0 => Local::Empty,
+            1 if batch.targets.is_empty() => batch.cmds.pop().map_or(Local::Empty, Local::One),
+            _ => Local::Many,
+        }
+    })
 }
 
 /// Moves the commands this thread's callbacks queued into `work` (empty).

@@ -29,6 +29,16 @@ impl WriteQueue {
         }
     }
 
+    /// Queues what is left of `b` after its first `sent` bytes went out (marking the head
+    /// started if some did).
+    pub(super) fn push_rest(&mut self, mut b: Bytes, sent: usize) {
+        if sent < b.len() {
+            b.advance(sent);
+            self.head_started |= sent > 0 && self.bufs.is_empty();
+            self.push(b);
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.bufs.is_empty()
     }
