@@ -105,6 +105,29 @@
 //! (up to 1,024 buffers; `send` for one), the socket's own calls rather than `write`. What
 //! the socket refuses waits with the connection for its writable event.
 //!
+//! # Memory per message (`arena`, `shard::quiet`, `registry::fanout`, `shard::inbox`)
+//!
+//! In the steady state a message allocates nothing: an echo of 20 B or 16 KiB and a
+//! broadcast fanned out to many connections make no heap allocation once warm
+//! (`tests/alloc.rs` counts them with a counting global allocator on the shard's thread).
+//! How:
+//!
+//! - A handler's reply to its own connection (`Conn::send` in a callback) is queued as the
+//!   message itself and encoded straight into the connection's session after the callback
+//!   returns; a large payload is shared, not copied.
+//! - The frames a thread makes for others (a broadcast, a send from another thread) are
+//!   written into that thread's frame arena: two 64 KiB blocks, each reclaimed whole once
+//!   the frames written from it are dropped; a thread keeps at most the two.
+//! - A broadcast's recipients are gathered per shard into buffers the sending thread keeps,
+//!   and handed to each shard in one buffer of addresses that the shard and its inbox swap;
+//!   the frame is made once, and keeps a compressed form only if some recipient agreed
+//!   permessage-deflate.
+//! - A busy session keeps its output queue, its event queue and the buffer it encodes into
+//!   ([`oyez_frame::Session::shrink`]). Once a second, a connection that was not busy since
+//!   the last sweep gives them back, so an idle connection holds none of them
+//!   ([`Stats::connections_holding_buffers`](crate::Stats::connections_holding_buffers)
+//!   counts those that do).
+//!
 //! # Backpressure (`shard::deliver`)
 //!
 //! Each connection's backlog (bytes in its session plus bytes the socket has not taken) is
