@@ -70,12 +70,12 @@ mod tests {
     fn an_idle_connection_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<oyez_frame::Session>() <= 240,
+            size_of::<oyez_frame::Session>() <= 184,
             "{}",
             size_of::<oyez_frame::Session>()
         );
         let connection = crate::shard::connection_size::<crate::Conn>();
-        assert!(connection <= 288, "{connection}");
+        assert!(connection <= 232, "{connection}");
         assert!(
             size_of::<crate::registry::ConnEntry>() <= 80,
             "{}",
