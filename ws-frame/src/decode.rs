@@ -248,6 +248,15 @@ impl Decoder {
         let (used, payload_len) = match self.state {
             State::Payload { header, .. } => (0, header.payload_len),
             State::Header => {
+                // The common case first, without decoding the header: a small frame (a 7-bit
+                // length) that is all here has nothing to size for.
+                if let [_, b1, ..] = *buffered {
+                    let len = usize::from(b1 & 0x7f);
+                    let mask = if b1 & 0x80 == 0 { 0 } else { 4 };
+                    if len < 126 && buffered.len() >= 2 + mask + len {
+                        return None;
+                    }
+                }
                 let (header, used) = FrameHeader::decode(buffered).ok()??;
                 self.check_header(&header).ok()?;
                 (used, header.payload_len)

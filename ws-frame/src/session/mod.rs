@@ -234,6 +234,10 @@ impl Session {
             self.set_pong_deadline(None);
         }
         loop {
+            if src.is_empty() && self.decoder.is_idle() {
+                // Every frame taken and none begun: nothing the decoder could add.
+                return Ok(());
+            }
             let step = match self.decoder.decode(src) {
                 Ok(Some(frame)) => self.handle_frame(frame),
                 // The decoder holds part of a frame.

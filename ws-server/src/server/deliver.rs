@@ -47,14 +47,8 @@ impl Server {
             _ => msg.to_frame(),
         };
         for (shard, to) in self.inner.shards.iter().zip(&fanout.per_shard) {
-            match to.len() {
-                0 => {}
-                1 => shard.post(Cmd::DeliverOne {
-                    frame: frame.clone(),
-                    to: to[0],
-                    at,
-                }),
-                _ => shard.deliver(&frame, to, at),
+            if !to.is_empty() {
+                shard.deliver(&frame, to, at);
             }
         }
         Stats::add(&self.inner.stats.frames_queued, n as u64);

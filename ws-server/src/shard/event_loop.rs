@@ -171,7 +171,7 @@ impl<H: Host> Shard<H> {
         let mut work = std::mem::take(&mut self.work);
         self.handle.take_inbox(&mut work);
         for cmd in work.cmds.drain(..) {
-            self.apply(host, cmd, &work.targets, now);
+            self.apply(host, cmd, &work.targets, &work.frames, now);
         }
         work.clear();
         self.work = work;
@@ -183,7 +183,7 @@ impl<H: Host> Shard<H> {
             match take_one_local() {
                 Local::Empty => return,
                 Local::One(cmd) => {
-                    self.apply(host, cmd, &[], now);
+                    self.apply(host, cmd, &[], &[], now);
                     continue;
                 }
                 Local::Many => {}
@@ -191,31 +191,39 @@ impl<H: Host> Shard<H> {
             let mut work = std::mem::take(&mut self.work);
             take_local(&mut work);
             for cmd in work.cmds.drain(..) {
-                self.apply(host, cmd, &work.targets, now);
+                self.apply(host, cmd, &work.targets, &work.frames, now);
             }
             work.clear();
             self.work = work;
         }
     }
 
-    fn apply(&mut self, host: &H, cmd: Cmd, targets: &[Target], now: Instant) {
+    /// Applies one command; `targets` and `frames` are its batch's.
+    fn apply(
+        &mut self,
+        host: &H,
+        cmd: Cmd,
+        targets: &[Target],
+        frames: &[oyez_frame::SharedFrame],
+        now: Instant,
+    ) {
         match cmd {
             Cmd::Adopt(a) => self.adopt(host, *a, now),
             Cmd::Deliver { frame, to, at } => {
                 if let Some(at) = at {
                     self.counters.delivering(at);
                 }
-                for &t in &targets[to] {
-                    self.deliver(&frame, t, now);
+                let (Some(frame), Some(to)) = (
+                    frames.get(frame as usize),
+                    targets.get(to.start as usize..to.end as usize),
+                ) else {
+                    return; // not reached: the batch holds what its commands name
+                };
+                for &t in to {
+                    self.deliver(frame, t, now);
                 }
             }
             Cmd::Reply { to, msg } => self.reply(msg, to, now),
-            Cmd::DeliverOne { frame, to, at } => {
-                if let Some(at) = at {
-                    self.counters.delivering(at);
-                }
-                self.deliver(&frame, to, now);
-            }
             Cmd::Close { to, code, reason } => {
                 if let Some(c) = self.target_mut(to) {
                     let _ = c.session.close(now, code, &reason);

@@ -23,23 +23,18 @@ use crate::sync::lock;
 pub(crate) enum Cmd {
     /// Take over an upgraded connection.
     Adopt(Box<Adoption>),
-    /// Queue one frame (encoded once) for each of these connections (a range of the
-    /// batch's [`Batch::targets`]); a broadcast carries its start, for the delivery-time
-    /// histogram.
+    /// Queue one frame (encoded once; an index into the batch's [`Batch::frames`]) for
+    /// each of these connections (a range of the batch's [`Batch::targets`]); a broadcast
+    /// carries its start, for the delivery-time histogram. The frame and the addresses live
+    /// in the batch so that a command stays small (64 bytes) to move.
     Deliver {
-        frame: SharedFrame,
-        to: Range<usize>,
+        frame: u32,
+        to: Range<u32>,
         at: Option<Stamp>,
     },
     /// A message one of this shard's callbacks sent to a connection of the shard: encoded
     /// straight into that connection's session, no shared frame made.
     Reply { to: Target, msg: Message },
-    /// Queue one frame for one connection.
-    DeliverOne {
-        frame: SharedFrame,
-        to: Target,
-        at: Option<Stamp>,
-    },
     /// Start the close handshake on one connection.
     Close {
         to: Target,
@@ -57,6 +52,7 @@ pub(crate) enum Cmd {
 pub(crate) struct Batch {
     pub(super) cmds: Vec<Cmd>,
     pub(super) targets: Vec<Target>,
+    pub(super) frames: Vec<SharedFrame>,
 }
 
 impl Batch {
@@ -64,13 +60,29 @@ impl Batch {
         Self {
             cmds: Vec::new(),
             targets: Vec::new(),
+            frames: Vec::new(),
         }
     }
 
-    /// Ready for the next batch (its buffers kept).
+    /// Ready for the next batch (its buffers kept, its frames dropped).
     pub(super) fn clear(&mut self) {
         self.cmds.clear();
         self.targets.clear();
+        self.frames.clear();
+    }
+
+    /// Queues `frame` for each of `to`.
+    fn deliver(&mut self, frame: &SharedFrame, to: &[Target], at: Option<Stamp>) {
+        let index = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let start = index(self.targets.len());
+        self.targets.extend_from_slice(to);
+        let frame_at = index(self.frames.len());
+        self.frames.push(frame.clone());
+        self.cmds.push(Cmd::Deliver {
+            frame: frame_at,
+            to: start..index(self.targets.len()),
+            at,
+        });
     }
 }
 
@@ -150,26 +162,14 @@ impl ShardHandle {
             }
         });
         if let Some(msg) = msg {
-            self.post(Cmd::DeliverOne {
-                frame: msg.to_frame(),
-                to,
-                at: None,
-            });
+            self.deliver(&msg.to_frame(), &[to], None);
         }
     }
 
     /// Queues `frame` for each of `to` (connections of this shard), as [`ShardHandle::post`]
     /// does a command.
     pub(crate) fn deliver(&self, frame: &SharedFrame, to: &[Target], at: Option<Stamp>) {
-        self.enqueue(|batch| {
-            let start = batch.targets.len();
-            batch.targets.extend_from_slice(to);
-            batch.cmds.push(Cmd::Deliver {
-                frame: frame.clone(),
-                to: start..batch.targets.len(),
-                at,
-            });
-        });
+        self.enqueue(|batch| batch.deliver(frame, to, at));
     }
 
     fn enqueue(&self, add: impl FnOnce(&mut Batch)) {
@@ -222,7 +222,7 @@ pub(super) fn take_one_local() -> Local {
         let batch = &mut l.borrow_mut().1;
         match batch.cmds.len() {
             0 => Local::Empty,
-            1 if batch.targets.is_empty() => batch.cmds.pop().map_or(Local::Empty, Local::One),
+            1 if batch.frames.is_empty() => batch.cmds.pop().map_or(Local::Empty, Local::One),
             _ => Local::Many,
         }
     })
