@@ -87,65 +87,63 @@ struct Deflated {
 }
 
 impl Plain {
-    /// Header and payload written into `buf` (empty) and split off it.
-    fn copied_in(opcode: OpCode, payload: &[u8], buf: &mut BytesMut) -> Self {
-        debug_assert!(buf.is_empty(), "the frame is all of what is split off");
-        let header = FrameHeader::new(opcode, payload.len() as u64);
+    /// The header of a frame of `inline.len() + tail.len()` payload bytes, then `inline`,
+    /// written into `buf` (empty) and taken out of it by `take`; `tail` (a payload shared,
+    /// or empty) follows as it is.
+    fn encode(
+        opcode: OpCode,
+        inline: &[u8],
+        tail: Bytes,
+        buf: &mut BytesMut,
+        take: impl FnOnce(&mut BytesMut) -> Bytes,
+    ) -> Self {
+        debug_assert!(buf.is_empty(), "the frame is all of what is taken");
+        let header = FrameHeader::new(opcode, (inline.len() + tail.len()) as u64);
         let header_len = header.encoded_len();
-        buf.reserve(header_len + payload.len());
+        buf.reserve(header_len + inline.len());
         header.encode(buf);
-        buf.extend_from_slice(payload);
+        buf.extend_from_slice(inline);
         Self {
-            head: buf.split().freeze(),
-            tail: Bytes::new(),
+            head: take(buf),
+            tail,
             header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
         }
     }
 
-    /// A large payload shared as it is, its header written into `buf` (empty); a small one
-    /// copied next to its header there.
-    fn shared_in(opcode: OpCode, payload: Bytes, buf: &mut BytesMut) -> Self {
+    /// A small payload copied next to its header, a large one shared as it is; written
+    /// into `buf` and taken by `take` as [`Plain::encode`] does.
+    fn shared_with(
+        opcode: OpCode,
+        payload: Bytes,
+        buf: &mut BytesMut,
+        take: impl FnOnce(&mut BytesMut) -> Bytes,
+    ) -> Self {
         if payload.len() <= SharedFrame::COPY_THRESHOLD {
-            return Self::copied_in(opcode, &payload, buf);
-        }
-        debug_assert!(buf.is_empty(), "the header is all of what is split off");
-        let header = FrameHeader::new(opcode, payload.len() as u64);
-        let header_len = header.encoded_len();
-        header.encode(buf);
-        Self {
-            head: buf.split().freeze(),
-            tail: payload,
-            header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
+            Self::encode(opcode, &payload, Bytes::new(), buf, take)
+        } else {
+            Self::encode(opcode, &[], payload, buf, take)
         }
     }
 
+    /// In a buffer of its own.
     fn copied(opcode: OpCode, payload: &[u8]) -> Self {
-        let header = FrameHeader::new(opcode, payload.len() as u64);
-        let header_len = header.encoded_len();
-        let mut buf = BytesMut::with_capacity(header_len + payload.len());
-        header.encode(&mut buf);
-        buf.extend_from_slice(payload);
-        Self {
-            head: buf.freeze(),
-            tail: Bytes::new(),
-            header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
-        }
+        Self::encode(opcode, payload, Bytes::new(), &mut BytesMut::new(), own)
     }
 
+    /// In a buffer of its own.
     fn shared(opcode: OpCode, payload: Bytes) -> Self {
-        if payload.len() <= SharedFrame::COPY_THRESHOLD {
-            return Self::copied(opcode, &payload);
-        }
-        let header = FrameHeader::new(opcode, payload.len() as u64);
-        let header_len = header.encoded_len();
-        let mut buf = BytesMut::with_capacity(header_len);
-        header.encode(&mut buf);
-        Self {
-            head: buf.freeze(),
-            tail: payload,
-            header_len: u8::try_from(header_len).expect("a header is at most 14 bytes"),
-        }
+        Self::shared_with(opcode, payload, &mut BytesMut::new(), own)
     }
+
+    /// Split off the caller's `buf`.
+    fn shared_in(opcode: OpCode, payload: Bytes, buf: &mut BytesMut) -> Self {
+        Self::shared_with(opcode, payload, buf, |b| b.split().freeze())
+    }
+}
+
+/// The whole of a buffer made for one frame.
+fn own(buf: &mut BytesMut) -> Bytes {
+    std::mem::take(buf).freeze()
 }
 
 impl SharedFrame {

@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
-use oyez_frame::{FrameHeader, OpCode, SharedFrame};
+use oyez_frame::{OpCode, SharedFrame};
 
 /// The size of one block.
 const BLOCK: usize = 64 << 10;
@@ -27,14 +27,18 @@ thread_local! {
     static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
 }
 
+/// The most a frame writes into the arena: its header (at most 14 bytes) and a payload small
+/// enough to be copied next to it ([`SharedFrame::COPY_THRESHOLD`]; a larger one is shared).
+const MOST: usize = 14 + SharedFrame::COPY_THRESHOLD;
+
 impl Arena {
-    /// Makes room for `need` bytes in the current block.
-    fn room(&mut self, need: usize) -> &mut BytesMut {
-        if self.current.capacity() < need {
+    /// The current block, with room for any frame.
+    fn room(&mut self) -> &mut BytesMut {
+        if self.current.capacity() < MOST {
             std::mem::swap(&mut self.current, &mut self.spare);
-            if !self.current.try_reclaim(BLOCK.max(need)) {
+            if !self.current.try_reclaim(BLOCK) {
                 self.current = BytesMut::new();
-                self.current.reserve(BLOCK.max(need));
+                self.current.reserve(BLOCK);
             }
         }
         &mut self.current
@@ -44,14 +48,8 @@ impl Arena {
 /// `payload` as a server frame of `opcode`, its own bytes written into this thread's arena
 /// ([`SharedFrame::from_payload_in`]: a large payload is shared, not copied).
 pub(crate) fn frame(opcode: OpCode, payload: Bytes) -> SharedFrame {
-    let own = FrameHeader::new(opcode, payload.len() as u64).encoded_len()
-        + if payload.len() <= SharedFrame::COPY_THRESHOLD {
-            payload.len()
-        } else {
-            0
-        };
     ARENA.with(|arena| match arena.try_borrow_mut() {
-        Ok(mut arena) => SharedFrame::from_payload_in(opcode, payload, arena.room(own)),
+        Ok(mut arena) => SharedFrame::from_payload_in(opcode, payload, arena.room()),
         // Not reached (nothing here calls back into the arena); a frame of its own if so.
         Err(_) => SharedFrame::from_payload(opcode, payload),
     })

@@ -649,9 +649,14 @@ impl Session {
     }
 
     fn push_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        self.push_own(|encoder, out| encoder.encode(opcode, true, payload, out));
+    }
+
+    /// Queues what `encode` writes with the session's encoder.
+    fn push_own(&mut self, encode: impl FnOnce(&mut Encoder, &mut BytesMut)) {
         let encoder = &mut self.encoder;
         let busy = self.busy.get_or_insert_with(Box::default);
-        self.pending += busy.encode(|out| encoder.encode(opcode, true, payload, out));
+        self.pending += busy.encode(|out| encode(encoder, out));
     }
 
     /// Queues a shared frame's plain bytes themselves (a server's: unmasked).
@@ -678,9 +683,7 @@ impl Session {
     }
 
     fn push_close(&mut self, code: CloseCode, reason: &str) {
-        let encoder = &mut self.encoder;
-        let busy = self.busy.get_or_insert_with(Box::default);
-        self.pending += busy.encode(|out| encoder.encode_close(Some(code), reason, out));
+        self.push_own(|encoder, out| encoder.encode_close(Some(code), reason, out));
     }
 
     fn check_open(&self) -> Result<(), Error> {

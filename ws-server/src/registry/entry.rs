@@ -84,12 +84,12 @@ impl ConnEntry {
                 .is_some_and(|s| ids.contains(&s.session_id))
     }
 
-    /// Whether sends to this connection are refused (it ended, or was dropped as slow).
     /// Whether permessage-deflate was agreed with it.
     pub(crate) const fn deflate(&self) -> bool {
         self.deflate
     }
 
+    /// Whether sends to this connection are refused (it ended, or was dropped as slow).
     pub(crate) fn is_gone(&self) -> bool {
         self.gone.load(Ordering::Relaxed)
     }

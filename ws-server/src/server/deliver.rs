@@ -1,8 +1,8 @@
 //! Fan-out: from a delivery to one command per shard.
 
-use oyez_frame::CloseCode;
-
 use std::cell::RefCell;
+
+use oyez_frame::CloseCode;
 
 use super::Server;
 use crate::registry::{ConnEntry, Fanout};
@@ -42,8 +42,7 @@ impl Server {
         // then the plain and the compressed form are each made once, when first needed.
         let frame = match n {
             0 => return 0,
-            1 => msg.to_frame(),
-            _ if fanout.deflate => msg.to_broadcast_frame(),
+            2.. if fanout.deflate => msg.to_broadcast_frame(),
             _ => msg.to_frame(),
         };
         for (shard, to) in self.inner.shards.iter().zip(&fanout.per_shard) {

@@ -11,17 +11,6 @@ use super::Host;
 use super::connection::{DIRTY, TLS};
 use super::event_loop::Shard;
 
-/// One `send` of `b`; the bytes taken (0 when the socket is full).
-fn send_once(stream: &std::net::TcpStream, b: &[u8]) -> std::io::Result<usize> {
-    loop {
-        match socket2::SockRef::from(stream).send(b) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(0),
-            result => return result,
-        }
-    }
-}
-
 impl<H: Host> Shard<H> {
     pub(super) fn settle_dirty(&mut self, host: &H, now: Instant) {
         while let Some(slot) = self.dirty.pop() {
@@ -47,13 +36,7 @@ impl<H: Host> Shard<H> {
             // reply): straight to the socket, through the queue only if it does not all go.
             if let Some(b) = c.session.poll_transmit() {
                 if c.session.pending_bytes() == 0 {
-                    match send_once(&c.stream, &b) {
-                        Ok(n) => {
-                            direct = n;
-                            out.push_rest(b, n);
-                        }
-                        Err(_) => out.push(b), // the queue's write reports it
-                    }
+                    direct = out.send_first(&c.stream, b);
                 } else {
                     out.push(b);
                 }
@@ -63,7 +46,6 @@ impl<H: Host> Shard<H> {
             out.push(b);
         }
         let queued = out.len();
-        self.counters.bytes_sent(direct);
         let written = if c.flags & TLS != 0 {
             self.tls.write(slot, &c.stream, out)
         } else if out.is_empty() {
@@ -71,7 +53,7 @@ impl<H: Host> Shard<H> {
         } else {
             out.write_to(&c.stream)
         };
-        self.counters.bytes_sent(queued - out.len());
+        self.counters.bytes_sent(direct + queued - out.len());
         if !out.is_empty() {
             // The socket is full: the rest waits with the connection, for its writable event.
             std::mem::swap(out, &mut c.extra().out);

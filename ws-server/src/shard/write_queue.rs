@@ -29,14 +29,25 @@ impl WriteQueue {
         }
     }
 
-    /// Queues what is left of `b` after its first `sent` bytes went out (marking the head
-    /// started if some did).
-    pub(super) fn push_rest(&mut self, mut b: Bytes, sent: usize) {
+    /// With nothing queued: one `send` of `b` straight from the caller, and only what the
+    /// socket does not take queued (the common case of one reply, without the queue's
+    /// bookkeeping). The bytes sent; on an error `b` stays queued, for [`Self::write_to`]
+    /// to report.
+    pub(super) fn send_first(&mut self, stream: &TcpStream, mut b: Bytes) -> usize {
+        debug_assert!(self.bufs.is_empty(), "only with nothing queued");
+        let sent = loop {
+            match socket2::SockRef::from(stream).send(&b) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(n) => break n,
+                Err(_) => break 0, // full (WouldBlock), or an error write_to reports
+            }
+        };
         if sent < b.len() {
             b.advance(sent);
-            self.head_started |= sent > 0 && self.bufs.is_empty();
+            self.head_started = sent > 0;
             self.push(b);
         }
+        sent
     }
 
     pub(super) fn is_empty(&self) -> bool {
