@@ -6,9 +6,9 @@
 /// arrives in pieces be unmasked piece by piece: pass the number of payload bytes already
 /// processed.
 ///
-/// It works eight bytes at a time (`u64` XOR over `chunks_exact_mut(8)`), which the compiler
-/// turns into vector instructions; the mask is rotated once so that its phase matches the
-/// start of `buf`, whatever `offset` is. Safe code, correct at every alignment, offset and
+/// It works in blocks of 128 bytes of `u64` XORs (8 bytes at a time for the rest), which the
+/// compiler turns into vector instructions; the mask is rotated once so that its phase
+/// matches the start of `buf`, whatever `offset` is. Safe code, correct at every alignment, offset and
 /// length (a property test checks it against the byte loop of RFC 6455 §5.3).
 ///
 /// ```
@@ -24,7 +24,7 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
-    // For long buffers, bytes up to a 16-byte boundary first, so the word loop's loads and
+    // For long buffers, bytes up to a 16-byte boundary first, so the block loop's loads and
     // stores are aligned (unaligned vector access at an odd address costs about a quarter of
     // the throughput at 1 MiB); short buffers go straight to the word loop, where the byte
     // head would cost more than it saves. `align_offset` only queries the address;
@@ -35,29 +35,47 @@ pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let head = buf.as_ptr().align_offset(16).min(buf.len());
     let (head, body) = buf.split_at_mut(head);
     apply_mask_naive(head, mask, offset);
-    apply_mask_words(body, mask, offset + head.len());
+    let offset = offset + head.len();
+    // Whole blocks of 128 bytes: a loop body of eight 16-byte vector XORs with one branch,
+    // against two per branch for the plain word loop (about 3,600 instructions per 16 KiB
+    // against 4,750; the `mask` bench and `scripts/instructions.sh` measure it). Each block
+    // starts at a multiple of 4 from `body`'s start, so all share one mask phase.
+    let wide = wide(rotate(mask, offset));
+    let (blocks, rest) = body.as_chunks_mut::<BLOCK>();
+    let done = blocks.len() * BLOCK;
+    for block in blocks {
+        for word in block.as_chunks_mut::<8>().0 {
+            *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
+        }
+    }
+    apply_mask_words(rest, mask, offset + done);
 }
 
-/// Buffers at least this long are aligned before the word loop.
+/// Buffers at least this long are aligned before the block loop.
 const ALIGN_FROM: usize = 1024;
+/// The block loop's step (a multiple of 4, so that every block has the same mask phase).
+const BLOCK: usize = 128;
 
-/// Eight bytes at a time: `u64` XOR over `chunks_exact_mut(8)`, then the remainder.
+/// The mask repeated over a `u64`, built from bytes, so that its in-memory order is
+/// mask[0], mask[1], … on every target.
+#[inline]
+const fn wide(mask: [u8; 4]) -> u64 {
+    u64::from_ne_bytes([
+        mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
+    ])
+}
+
+/// Eight bytes at a time: `u64` XOR over 8-byte chunks, then the remainder.
 #[inline]
 fn apply_mask_words(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let mask = rotate(mask, offset);
-    // Built from bytes, so its in-memory order is mask[0], mask[1], … on every target.
-    let wide = u64::from_ne_bytes([
-        mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
-    ]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        let bytes: &mut [u8; 8] = chunk
-            .try_into()
-            .expect("chunks_exact_mut(8) yields 8 bytes");
-        *bytes = (u64::from_ne_bytes(*bytes) ^ wide).to_ne_bytes();
+    let wide = wide(mask);
+    let (words, rest) = buf.as_chunks_mut::<8>();
+    for word in words {
+        *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
     }
     // The remainder starts at a multiple of 8 from `buf`'s start, so its mask phase is 0.
-    for (byte, m) in chunks.into_remainder().iter_mut().zip(mask.iter().cycle()) {
+    for (byte, m) in rest.iter_mut().zip(mask.iter().cycle()) {
         *byte ^= m;
     }
 }
@@ -104,10 +122,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn long_buffers_match_the_byte_loop() {
+        // The aligned block path: every start (so every head length), lengths around the
+        // threshold and the block size, every mask phase.
+        let mask = [0x5a, 0x01, 0xe7, 0x80];
+        let source: Vec<u8> = (0..4200u32)
+            .map(|i| (i * 13 + 1).to_le_bytes()[0])
+            .collect();
+        for start in 0..17 {
+            for len in [
+                1023,
+                1024,
+                1025,
+                1151,
+                1152,
+                1153,
+                1279,
+                2048,
+                4095,
+                4096 + 27,
+            ] {
+                for offset in 0..4 {
+                    // In place in one buffer, so that `start` moves the address.
+                    let mut fast = source.clone();
+                    let mut slow = source.clone();
+                    apply_mask(&mut fast[start..start + len], mask, offset);
+                    apply_mask_naive(&mut slow[start..start + len], mask, offset);
+                    assert_eq!(fast, slow, "start {start} len {len} offset {offset}");
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
-        fn matches_naive(data in proptest::collection::vec(any::<u8>(), 0..600), mask: [u8; 4],
-                         skip in 0usize..8, offset in 0usize..1000) {
+        fn matches_naive(data in proptest::collection::vec(any::<u8>(), 0..3000), mask: [u8; 4],
+                         skip in 0usize..20, offset in 0usize..1000) {
             let skip = skip.min(data.len());
             let mut fast = data.clone();
             let mut slow = data;

@@ -350,3 +350,83 @@ fn chunked_as(
     }
     (frames, None)
 }
+
+/// One command for a server session's output: an own frame, or a shared one.
+#[derive(Clone, Debug)]
+enum Out {
+    Own(Vec<u8>),
+    Shared(Vec<u8>),
+    Ping(Vec<u8>),
+}
+
+fn out() -> impl Strategy<Value = Out> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..200).prop_map(Out::Own),
+        proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Out::Shared),
+        proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Out::Ping),
+    ]
+}
+
+/// A server session with `outs` queued, in order.
+fn queued(outs: &[Out]) -> Session {
+    use oyez_frame::SharedFrame;
+    use oyez_frame::session::Outbound;
+    let mut s = Session::new(Role::Server, Config::default(), Instant::now());
+    for o in outs {
+        match o {
+            Out::Own(b) => s.send(Outbound::Binary(b)),
+            Out::Shared(b) => s.send_shared(&SharedFrame::new(OpCode::Binary, b)),
+            Out::Ping(b) => s.send(Outbound::Ping(b)),
+        }
+        .expect("an open session takes it");
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Taking output through `transmit_slices` and `advance_transmit`, with any number of
+    /// slices per write and writes cut anywhere (mixed with `poll_transmit`), gives the bytes
+    /// `poll_transmit` gives, and `pending_bytes` counts what is left.
+    #[test]
+    fn vectored_transmit_gives_the_same_bytes(
+        outs in proptest::collection::vec(out(), 0..10),
+        writes in proptest::collection::vec((1usize..5, any::<usize>(), any::<bool>()), 0..40),
+    ) {
+        use std::io::IoSlice;
+        let mut expected = Vec::new();
+        let mut plain = queued(&outs);
+        while let Some(b) = plain.poll_transmit() {
+            expected.extend_from_slice(&b);
+        }
+        let mut s = queued(&outs);
+        prop_assert_eq!(s.pending_bytes(), expected.len());
+        let mut wire = Vec::new();
+        for (slots, cut, poll) in writes {
+            if poll {
+                if let Some(b) = s.poll_transmit() {
+                    wire.extend_from_slice(&b);
+                }
+            } else {
+                let mut slices = [IoSlice::new(&[]); 4];
+                let n = s.transmit_slices(&mut slices[..slots]);
+                let offered: usize = slices[..n].iter().map(|b| b.len()).sum();
+                let take = cut % (offered + 1);
+                let mut left = take;
+                for b in &slices[..n] {
+                    let k = left.min(b.len());
+                    wire.extend_from_slice(&b[..k]);
+                    left -= k;
+                }
+                s.advance_transmit(take);
+            }
+            prop_assert_eq!(s.pending_bytes(), expected.len() - wire.len());
+        }
+        while let Some(b) = s.poll_transmit() {
+            wire.extend_from_slice(&b);
+        }
+        prop_assert_eq!(s.pending_bytes(), 0);
+        prop_assert_eq!(wire, expected);
+    }
+}

@@ -4,8 +4,9 @@
 //! shrunk) holds one pointer.
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::Event;
 
@@ -34,6 +35,15 @@ pub(super) enum Chunk {
     Shared(Bytes),
     /// Frames encoded by this session.
     Own(BytesMut),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Shared(bytes) => bytes,
+            Self::Own(buf) => buf,
+        }
+    }
 }
 
 impl Busy {
@@ -67,6 +77,36 @@ impl Busy {
     /// Queues shared bytes.
     pub(super) fn push_shared(&mut self, bytes: Bytes) {
         self.queue.push_back(Chunk::Shared(bytes));
+    }
+
+    /// The queue, head first, as up to `slices.len()` slices; how many it filled.
+    pub(super) fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let (front, back) = self.queue.as_slices();
+        let mut n = 0;
+        for (slot, chunk) in slices.iter_mut().zip(front.iter().chain(back)) {
+            *slot = IoSlice::new(chunk.bytes());
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops the first `n` queued bytes (at most what is queued).
+    pub(super) fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                return;
+            };
+            let len = front.bytes().len();
+            if n < len {
+                match front {
+                    Chunk::Shared(bytes) => bytes.advance(n),
+                    Chunk::Own(buf) => buf.advance(n),
+                }
+                return;
+            }
+            n -= len;
+            drop(self.queue.pop_front());
+        }
     }
 
     /// The next bytes to write.

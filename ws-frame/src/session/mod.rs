@@ -5,6 +5,7 @@ mod config;
 #[cfg(feature = "deflate")]
 mod deflate;
 
+use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -30,7 +31,8 @@ use crate::{
 /// - **(C) commands** from the application: [`Session::send`], [`Session::send_shared`],
 ///   [`Session::close`].
 /// - **(D) outputs**, to call after every B or C call, in this order:
-///   [`Session::poll_transmit`] until `None` (write each buffer to the socket, in order), then
+///   [`Session::poll_transmit`] until `None` (write each buffer to the socket, in order; or
+///   [`Session::transmit_slices`] and [`Session::advance_transmit`] for vectored writes), then
 ///   [`Session::poll_timeout`] (arm one timer; call `handle_timeout` when it fires), then
 ///   [`Session::poll_event`] until `None`.
 ///
@@ -374,6 +376,43 @@ impl Session {
         let next = self.busy.as_deref_mut()?.pop_transmit()?;
         self.pending -= next.len();
         Some(next)
+    }
+
+    /// What waits for the transport, head first, as up to `slices.len()` slices for one
+    /// vectored write (a frame's header and a shared payload are two); how many it filled, 0
+    /// when nothing waits. The other way to take output than [`Session::poll_transmit`]:
+    /// write straight from the session's queue, then pass what the transport took to
+    /// [`Session::advance_transmit`] (the two ways may be mixed between writes).
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    /// use std::time::Instant;
+    /// use oyez_frame::{Role, Session, session::{Config, Outbound}};
+    ///
+    /// let mut session = Session::new(Role::Server, Config::default(), Instant::now());
+    /// session.send(Outbound::Binary(b"hello"))?;
+    /// let mut wire = Vec::new();
+    /// let mut slices = [IoSlice::new(&[]); 8];
+    /// let n = session.transmit_slices(&mut slices);
+    /// let written = wire.write_vectored(&slices[..n]).expect("a Vec takes it all");
+    /// session.advance_transmit(written);
+    /// assert_eq!(wire, b"\x82\x05hello");
+    /// assert_eq!(session.pending_bytes(), 0);
+    /// # Ok::<(), oyez_frame::Error>(())
+    /// ```
+    #[must_use]
+    pub fn transmit_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.busy.as_deref().map_or(0, |b| b.slices(slices))
+    }
+
+    /// Drops the first `n` bytes of what waits for the transport: what a write of
+    /// [`Session::transmit_slices`] took. `n` beyond [`Session::pending_bytes`] counts as all.
+    pub fn advance_transmit(&mut self, n: usize) {
+        let n = n.min(self.pending);
+        if let Some(busy) = self.busy.as_deref_mut() {
+            busy.advance(n);
+            self.pending -= n;
+        }
     }
 
     /// When [`Session::handle_timeout`] should next be called, if ever.

@@ -14,7 +14,10 @@ use super::event_loop::Shard;
 impl<H: Host> Shard<H> {
     pub(super) fn settle_dirty(&mut self, host: &H, now: Instant) {
         while let Some(slot) = self.dirty.pop() {
-            self.settle(host, slot, now);
+            // A connection settled since it was listed (by a large read) is skipped.
+            if self.conn_mut(slot).is_some_and(|c| c.flags & DIRTY != 0) {
+                self.settle(host, slot, now);
+            }
         }
     }
 
@@ -31,19 +34,15 @@ impl<H: Host> Shard<H> {
             std::mem::swap(out, &mut e.out);
         }
         let mut direct = 0;
-        if c.flags & TLS == 0 && out.is_empty() {
-            // The common case, one buffer for a socket with nothing waiting (an echo's
-            // reply): straight to the socket, through the queue only if it does not all go.
-            if let Some(b) = c.session.poll_transmit() {
-                if c.session.pending_bytes() == 0 {
-                    direct = out.send_first(&c.stream, b);
-                } else {
-                    out.push(b);
-                }
-            }
+        if c.flags & TLS == 0 && out.is_empty() && c.session.pending_bytes() > 0 {
+            // The common case, a socket with nothing waiting (an echo's reply): straight from
+            // the session to the socket; only what it does not take goes through the queue.
+            direct = out.send_first(&c.stream, &mut c.session);
         }
-        while let Some(b) = c.session.poll_transmit() {
-            out.push(b);
+        if c.session.pending_bytes() > 0 {
+            while let Some(b) = c.session.poll_transmit() {
+                out.push(b);
+            }
         }
         let queued = out.len();
         let written = if c.flags & TLS != 0 {

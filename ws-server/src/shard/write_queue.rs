@@ -5,7 +5,10 @@ use std::io::{self, IoSlice};
 use std::net::TcpStream;
 
 use bytes::{Buf, Bytes};
+use oyez_frame::Session;
 
+/// The most of a session's buffers the first write of a settle takes.
+const FIRST_IOVECS: usize = 16;
 /// The most buffers one vectored write takes on the stack.
 const MAX_IOVECS: usize = 64;
 /// The most buffers one vectored write takes (Linux's `IOV_MAX`): a longer queue (a burst of
@@ -29,23 +32,37 @@ impl WriteQueue {
         }
     }
 
-    /// With nothing queued: one `send` of `b` straight from the caller, and only what the
-    /// socket does not take queued (the common case of one reply, without the queue's
-    /// bookkeeping). The bytes sent; on an error `b` stays queued, for [`Self::write_to`]
-    /// to report.
-    pub(super) fn send_first(&mut self, stream: &TcpStream, mut b: Bytes) -> usize {
+    /// With nothing queued: one `send` (one buffer) or `sendmsg` (a header and a shared
+    /// payload, several replies) straight from the session's own queue, without the queue's
+    /// bookkeeping (the common case of an echo's reply); what the socket does not take stays
+    /// in the session, for the caller to queue here. The bytes sent; on an error nothing is
+    /// sent and the output stays, for [`Self::write_to`] to report.
+    pub(super) fn send_first(&mut self, stream: &TcpStream, session: &mut Session) -> usize {
         debug_assert!(self.bufs.is_empty(), "only with nothing queued");
-        let sent = loop {
-            match socket2::SockRef::from(stream).send(&b) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Ok(n) => break n,
-                Err(_) => break 0, // full (WouldBlock), or an error write_to reports
-            }
+        let Some(mut first) = session.poll_transmit() else {
+            return 0;
         };
-        if sent < b.len() {
-            b.advance(sent);
+        let socket = socket2::SockRef::from(stream);
+        let sent = if session.pending_bytes() == 0 {
+            // One buffer (a small reply): one `send`.
+            send_retrying(|| socket.send(&first))
+        } else {
+            let mut slices = [IoSlice::new(&[]); FIRST_IOVECS];
+            slices[0] = IoSlice::new(&first);
+            let n = 1 + session.transmit_slices(&mut slices[1..]);
+            send_retrying(|| socket.send_vectored(&slices[..n]))
+        };
+        if sent < first.len() {
+            // The rest of `first` heads the queue, before what the session still holds.
+            first.advance(sent);
             self.head_started = sent > 0;
-            self.push(b);
+            self.push(first);
+        } else if session.pending_bytes() > 0 {
+            // `first` went; the session's own buffers hold the rest. Whether the write
+            // stopped inside one of them is unknown here, so assume it did (the
+            // conservative answer for `is_mid_frame`).
+            session.advance_transmit(sent - first.len());
+            self.head_started = session.pending_bytes() > 0;
         }
         sent
     }
@@ -144,5 +161,17 @@ impl WriteQueue {
             }
         }
         Ok(())
+    }
+}
+
+/// One write, again while it is interrupted; the bytes it took, 0 when the socket is full or
+/// failed (the error is for [`WriteQueue::write_to`] to report, with the output queued).
+fn send_retrying(mut send: impl FnMut() -> io::Result<usize>) -> usize {
+    loop {
+        match send() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => return n,
+            Err(_) => return 0,
+        }
     }
 }
