@@ -29,6 +29,9 @@ const READ_CHUNK: usize = 16 << 10;
 /// it filled, and the frames in it are handed out as views of the block, with no copy. A
 /// block is freed when the last payload viewing it is dropped.
 const RX_BLOCK: usize = 256 << 10;
+/// How much of the receive block reads use before the next one asks to start again at its
+/// beginning (a read of this size or more asks every time).
+const RECLAIM_AFTER: usize = 16 << 10;
 /// The most one read into the receive block takes. What a read takes of a frame that does
 /// not end in it is copied once into the frame's own buffer (the rest is read straight into
 /// that), so this bounds the copy per large frame.
@@ -108,9 +111,14 @@ impl<H: Host> Shard<H> {
     /// readiness event).
     fn read_fresh(&mut self, host: &H, slot: u32, now: Instant) -> (ReadOutcome, usize) {
         // Once every payload of the block has been dropped (an echo's reply written, say),
-        // the next read starts at its beginning again, into memory still in cache.
+        // the next read starts at its beginning again, into memory still in cache: asked
+        // once the reads since the last start have used `RECLAIM_AFTER` (small reads go on
+        // from where the last one ended, without the question's cost each time).
         // A block with less room than one read makes way for a fresh one.
-        if !self.rx.try_reclaim(RX_BLOCK) && self.rx.capacity() < FRESH_READ {
+        if self.rx.capacity() <= RX_BLOCK - RECLAIM_AFTER
+            && !self.rx.try_reclaim(RX_BLOCK)
+            && self.rx.capacity() < FRESH_READ
+        {
             self.rx = reserved(RX_BLOCK);
         }
         let Some(Some(c)) = self.conns.get_mut(slot as usize) else {
