@@ -138,16 +138,14 @@ impl<H: Host> Shard<H> {
         };
         // A frame larger than this read goes on in a buffer of its own, from the pool, sized
         // by the session's rule; else the frames are views of the block.
-        let input = match c.session.buffer_room(&self.rx) {
-            Some(room) => {
-                let mut buf = self.pool.take(room);
-                buf.extend_from_slice(&self.rx);
-                self.rx.clear();
-                buf
-            }
-            None => self.rx.split_to(n),
-        };
-        self.handle_input(host, slot, input, now);
+        if let Some(room) = c.session.buffer_room(&self.rx) {
+            let mut buf = self.pool.take(room);
+            buf.extend_from_slice(&self.rx);
+            self.rx.clear();
+            self.handle_input(host, slot, buf, now);
+        } else {
+            self.handle_block(host, slot, now);
+        }
         let outcome = if n == room {
             ReadOutcome::More
         } else {
@@ -217,6 +215,29 @@ impl<H: Host> Shard<H> {
                 input = BytesMut::from(&input[..]);
             }
             c.extra().rbuf = input;
+        }
+        self.dispatch(host, slot, now);
+    }
+
+    /// Feeds what the last read put in the receive block (and only that: the block's length)
+    /// to the session of `slot`, its frames split off the block itself, and dispatches the
+    /// events; what is left, the start of a frame the read did not finish, is copied into
+    /// the connection's own buffer (the block moves on).
+    fn handle_block(&mut self, host: &H, slot: u32, now: Instant) {
+        let Some(Some(c)) = self.conns.get_mut(slot as usize) else {
+            self.rx.clear();
+            return;
+        };
+        if let Err(e) = c.session.handle_bytes(now, &mut self.rx) {
+            debug!(id = %H::entry(&c.conn).id, error = %e, "protocol error");
+            c.set_closed(e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR), || {
+                e.to_string()
+            });
+            self.rx.clear();
+        }
+        if !self.rx.is_empty() {
+            c.extra().rbuf = BytesMut::from(&self.rx[..]);
+            self.rx.clear();
         }
         self.dispatch(host, slot, now);
     }
