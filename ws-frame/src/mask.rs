@@ -1,4 +1,4 @@
-//! Payload masking (RFC 6455 §5.3), a word at a time, in safe code.
+//! Payload masking (RFC 6455 §5.3), in 128-byte blocks of word XORs, in safe code.
 
 /// XORs `buf` in place with `mask`, as if `buf` began `offset` bytes into the payload.
 ///
