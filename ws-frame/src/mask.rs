@@ -8,8 +8,8 @@
 ///
 /// It works in blocks of 128 bytes of `u64` XORs (8 bytes at a time for the rest), which the
 /// compiler turns into vector instructions; the mask is rotated once so that its phase
-/// matches the start of `buf`, whatever `offset` is. Safe code, correct at every alignment, offset and
-/// length (a property test checks it against the byte loop of RFC 6455 §5.3).
+/// matches the start of `buf`, whatever `offset` is. Safe code, correct at every alignment,
+/// offset and length (a property test checks it against the byte loop of RFC 6455 §5.3).
 ///
 /// ```
 /// use oyez_frame::apply_mask;
@@ -44,9 +44,7 @@ pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let (blocks, rest) = body.as_chunks_mut::<BLOCK>();
     let done = blocks.len() * BLOCK;
     for block in blocks {
-        for word in block.as_chunks_mut::<8>().0 {
-            *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
-        }
+        xor_words(block.as_chunks_mut::<8>().0, wide);
     }
     apply_mask_words(rest, mask, offset + done);
 }
@@ -64,15 +62,21 @@ const fn wide(mask: [u8; 4]) -> u64 {
     m | m << 32
 }
 
+/// XORs each 8-byte word with `wide` (the mask repeated, in phase with the first word).
+#[inline(always)]
+fn xor_words(words: &mut [[u8; 8]], wide: u64) {
+    for word in words {
+        *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
+    }
+}
+
 /// Eight bytes at a time: `u64` XOR over 8-byte chunks, then the remainder.
 #[inline]
 fn apply_mask_words(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let mask = rotate(mask, offset);
     let wide = wide(mask);
     let (words, rest) = buf.as_chunks_mut::<8>();
-    for word in words {
-        *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
-    }
+    xor_words(words, wide);
     // The remainder starts at a multiple of 8 from `buf`'s start, so its mask phase is 0:
     // four bytes at once if there are four, then the last (at most three) one by one.
     let (four, rest) = rest.as_chunks_mut::<4>();

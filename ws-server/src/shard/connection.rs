@@ -82,6 +82,14 @@ impl<C> Connection<C> {
         }
     }
 
+    /// Records a protocol error of the session as how the connection ended (its close code,
+    /// 1002 when it has none, and its text as the reason).
+    pub(super) fn set_failed(&mut self, e: &oyez_frame::Error) {
+        self.set_closed(e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR), || {
+            e.to_string()
+        });
+    }
+
     /// Frees the extra state once nothing in it is in use.
     pub(super) fn trim(&mut self) {
         if self.extra.as_ref().is_some_and(|e| {

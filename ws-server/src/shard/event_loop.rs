@@ -124,13 +124,9 @@ impl<H: Host> Shard<H> {
                 // Edge-triggered readiness reports every ready bit at each wake-up (a read's
                 // too, and every ACK that frees room): settle for it only when output waits
                 // for the room (a no-op settle was two of every three per 16 KiB echo).
-                if (ev.is_writable() || ev.is_write_closed())
-                    && let Some(c) = self.conn_mut(slot)
-                    && c.flags & DIRTY == 0
-                    && (ev.is_write_closed() || c.flags & TLS != 0 || c.backlog() > 0)
-                {
-                    c.flags |= DIRTY;
-                    self.dirty.push(slot);
+                if ev.is_writable() || ev.is_write_closed() {
+                    let closed = ev.is_write_closed();
+                    self.mark_dirty_if(slot, |c| closed || c.flags & TLS != 0 || c.backlog() > 0);
                 }
             }
             for slot in std::mem::take(&mut self.again) {
@@ -164,9 +160,16 @@ impl<H: Host> Shard<H> {
             .filter(|c| H::entry(&c.conn).id == to.id)
     }
 
+    /// Puts `slot` in the `dirty` list (settled at the end of the loop iteration).
     pub(super) fn mark_dirty(&mut self, slot: u32) {
+        self.mark_dirty_if(slot, |_| true);
+    }
+
+    /// Puts `slot` in the `dirty` list if it is not there yet and `wanted` says so.
+    fn mark_dirty_if(&mut self, slot: u32, wanted: impl FnOnce(&Connection<H::Conn>) -> bool) {
         if let Some(c) = self.conn_mut(slot)
             && c.flags & DIRTY == 0
+            && wanted(c)
         {
             c.flags |= DIRTY;
             self.dirty.push(slot);

@@ -15,7 +15,7 @@ use oyez_frame::{CloseCode, Event};
 use tracing::debug;
 
 use super::Host;
-use super::connection::{AGAIN, HUP, TLS};
+use super::connection::{AGAIN, Connection, HUP, TLS};
 use super::event_loop::Shard;
 use super::guard::guarded;
 use super::pool::reserved;
@@ -200,13 +200,7 @@ impl<H: Host> Shard<H> {
     /// of a partial frame.
     pub(super) fn handle_input(&mut self, host: &H, slot: u32, mut input: BytesMut, now: Instant) {
         let Some(c) = self.conn_mut(slot) else { return };
-        if let Err(e) = c.session.handle_bytes(now, &mut input) {
-            debug!(id = %H::entry(&c.conn).id, error = %e, "protocol error");
-            c.set_closed(e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR), || {
-                e.to_string()
-            });
-            input = BytesMut::new();
-        }
+        feed::<H>(c, now, &mut input);
         if !input.is_empty() {
             if input.capacity() == input.len() {
                 // Maybe a view of the receive block (the decoder reserves room for a partial
@@ -228,13 +222,7 @@ impl<H: Host> Shard<H> {
             self.rx.clear();
             return;
         };
-        if let Err(e) = c.session.handle_bytes(now, &mut self.rx) {
-            debug!(id = %H::entry(&c.conn).id, error = %e, "protocol error");
-            c.set_closed(e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR), || {
-                e.to_string()
-            });
-            self.rx.clear();
-        }
+        feed::<H>(c, now, &mut self.rx);
         if !self.rx.is_empty() {
             c.extra().rbuf = BytesMut::from(&self.rx[..]);
             self.rx.clear();
@@ -276,10 +264,18 @@ impl<H: Host> Shard<H> {
         // A protocol error deferred behind the messages just handed out takes effect now.
         let Some(c) = self.conn_mut(slot) else { return };
         if let Some(e) = c.session.error() {
-            c.set_closed(e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR), || {
-                e.to_string()
-            });
+            c.set_failed(&e);
         }
         self.mark_dirty(slot);
+    }
+}
+
+/// Feeds `input` to the session of `c`; after a protocol error the connection is closing and
+/// `input` is emptied (nothing more of this peer's is read).
+fn feed<H: Host>(c: &mut Connection<H::Conn>, now: Instant, input: &mut BytesMut) {
+    if let Err(e) = c.session.handle_bytes(now, input) {
+        debug!(id = %H::entry(&c.conn).id, error = %e, "protocol error");
+        c.set_failed(&e);
+        input.clear();
     }
 }
