@@ -5,7 +5,7 @@ use std::io::{self, IoSlice};
 use std::net::TcpStream;
 
 use bytes::{Buf, Bytes};
-use oyez_frame::Session;
+use oyez_frame::{FrameHeader, Session};
 
 /// The most of a session's buffers the first write of a settle takes.
 const FIRST_IOVECS: usize = 16;
@@ -20,8 +20,12 @@ const MAX_IOVECS_LONG: usize = 1024;
 pub(super) struct WriteQueue {
     bufs: VecDeque<Bytes>,
     len: usize,
-    /// The head buffer has been partly written: a frame may be cut in the middle on the wire.
+    /// The head buffer has been partly written.
     head_started: bool,
+    /// What has been written may end inside a frame: the head buffer is partly written, or the
+    /// last buffer written was a frame's header alone (a shared payload follows it) or had
+    /// been written in parts.
+    cut: bool,
 }
 
 impl WriteQueue {
@@ -56,6 +60,7 @@ impl WriteQueue {
             // The rest of `first` heads the queue, before what the session still holds.
             first.advance(sent);
             self.head_started = sent > 0;
+            self.cut = sent > 0;
             self.push(first);
         } else if session.pending_bytes() > 0 {
             // `first` went; the session's own buffers hold the rest. Whether the write
@@ -63,6 +68,7 @@ impl WriteQueue {
             // conservative answer for `is_mid_frame`).
             session.advance_transmit(sent - first.len());
             self.head_started = session.pending_bytes() > 0;
+            self.cut = self.head_started;
         }
         sent
     }
@@ -78,7 +84,7 @@ impl WriteQueue {
 
     /// Whether a frame may be cut in the middle on the wire, so nothing else can follow.
     pub(super) fn is_mid_frame(&self) -> bool {
-        self.head_started && !self.bufs.is_empty()
+        self.cut && !self.bufs.is_empty()
     }
 
     fn advance(&mut self, mut n: usize) {
@@ -89,11 +95,15 @@ impl WriteQueue {
             };
             if n >= head.len() {
                 n -= head.len();
-                self.bufs.pop_front();
+                // A buffer written whole ends where a frame ends unless it is a header alone;
+                // of one written in parts the start is gone, so count it as cut.
+                self.cut = self.head_started || is_bare_header(head);
                 self.head_started = false;
+                self.bufs.pop_front();
             } else {
                 head.advance(n);
                 self.head_started = true;
+                self.cut = true;
                 n = 0;
             }
         }
@@ -107,6 +117,7 @@ impl WriteQueue {
         self.bufs = VecDeque::new();
         self.len = 0;
         self.head_started = false;
+        self.cut = false;
     }
 
     /// Hands the queue, head first, to `take` (a TLS session's plaintext writer) until it
@@ -164,6 +175,13 @@ impl WriteQueue {
     }
 }
 
+/// Whether `buf` is one frame's header and nothing else (the first buffer of a shared frame,
+/// its payload in the next): a write that stops after it leaves that frame cut. The session's
+/// own buffers hold whole frames, and a copied shared frame is header and payload in one.
+fn is_bare_header(buf: &[u8]) -> bool {
+    matches!(FrameHeader::decode(buf), Ok(Some((h, n))) if n == buf.len() && h.payload_len > 0)
+}
+
 /// One write, again while it is interrupted; the bytes it took, 0 when the socket is full or
 /// failed (the error is for [`WriteQueue::write_to`] to report, with the output queued).
 fn send_retrying(mut send: impl FnMut() -> io::Result<usize>) -> usize {
@@ -173,5 +191,64 @@ fn send_retrying(mut send: impl FnMut() -> io::Result<usize>) -> usize {
             Ok(n) => return n,
             Err(_) => return 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oyez_frame::{OpCode, SharedFrame};
+
+    use super::*;
+
+    fn queued(frames: &[&SharedFrame]) -> WriteQueue {
+        let mut q = WriteQueue::default();
+        for f in frames {
+            let (head, tail) = f.parts();
+            q.push(head.clone());
+            q.push(tail.clone());
+        }
+        q
+    }
+
+    #[test]
+    fn a_shared_frame_written_up_to_its_payload_is_cut() {
+        let big = SharedFrame::from_payload(OpCode::Binary, Bytes::from(vec![7; 16 << 10]));
+        let (head, tail) = big.parts();
+        assert!(!tail.is_empty(), "a shared payload");
+        let mut q = queued(&[&big]);
+        q.advance(head.len());
+        assert!(q.is_mid_frame(), "the header is out, its payload is not");
+        q.advance(100);
+        assert!(q.is_mid_frame());
+        q.advance(tail.len() - 100);
+        assert!(!q.is_mid_frame());
+    }
+
+    #[test]
+    fn whole_frames_written_leave_no_cut() {
+        let small = SharedFrame::binary(&[1; 20]);
+        let big = SharedFrame::from_payload(OpCode::Binary, Bytes::from(vec![7; 16 << 10]));
+        let mut q = queued(&[&small, &big, &small]);
+        assert!(!q.is_mid_frame());
+        q.advance(small.len());
+        assert!(!q.is_mid_frame(), "a copied frame is one buffer");
+        q.advance(big.len());
+        assert!(!q.is_mid_frame(), "header and payload both out");
+        q.advance(3);
+        assert!(q.is_mid_frame(), "inside the last frame");
+    }
+
+    #[test]
+    fn a_buffer_finished_after_a_partial_write_counts_as_cut() {
+        let small = SharedFrame::binary(&[1; 20]);
+        let mut q = queued(&[&small, &small]);
+        q.advance(5);
+        q.advance(small.len() - 5);
+        assert!(
+            q.is_mid_frame(),
+            "its start is gone: not known, so the safe answer"
+        );
+        q.advance(small.len());
+        assert!(!q.is_mid_frame());
     }
 }
