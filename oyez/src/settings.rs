@@ -126,6 +126,11 @@ pub(crate) const SETTINGS: &[SettingDoc] = &[
         help: "apply the two per-address limits to loopback clients too (a local proxy is one address)",
     },
     SettingDoc {
+        env: "TINA4_WS_TRIM_HEAP",
+        default: "true",
+        help: "after a burst of 256 or more connections opening or ending, give the memory it freed back to the system once the count is steady (glibc)",
+    },
+    SettingDoc {
         env: "TINA4_WS_SHARDS",
         default: "0 (one per core)",
         help: "event-loop threads that own the upgraded connections and run their handlers",
@@ -290,6 +295,7 @@ fn server_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ServerConfig
     config.max_upgrades_per_sec =
         parse::<u32>(get, "TINA4_WS_MAX_UPGRADES_PER_SEC")?.filter(|n| *n > 0);
     config.limit_loopback = parse_bool(get, "TINA4_WS_LIMIT_LOOPBACK")?.unwrap_or(false);
+    config.trim_heap = parse_bool(get, "TINA4_WS_TRIM_HEAP")?.unwrap_or(true);
     config.shards = parse(get, "TINA4_WS_SHARDS")?.unwrap_or(0);
     config.deflate = deflate_from_env(get)?;
     config.tls = match (get("TINA4_WS_TLS_CERT"), get("TINA4_WS_TLS_KEY")) {
@@ -629,6 +635,13 @@ mod tests {
                 s.server.limit_loopback
             ),
             (None, None, false)
+        );
+        assert!(s.server.trim_heap);
+        assert!(
+            !settings(&[("TINA4_WS_TRIM_HEAP", "false")])
+                .unwrap()
+                .server
+                .trim_heap
         );
         assert!(s.auth.is_none());
         let s = settings(&[

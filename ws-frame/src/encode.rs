@@ -25,8 +25,8 @@ use crate::{CloseCode, FrameHeader, OpCode, Role, apply_mask};
 /// ```
 #[derive(Debug)]
 pub struct Encoder {
-    role: Role,
-    /// `None` for a server, which never masks (boxed: a server session carries no space for it).
+    /// `None` for a server, which never masks (boxed: a server session carries no space for
+    /// it); a client's always has one, so it also tells the role (an encoder is one pointer).
     masks: Option<Box<MaskSource>>,
 }
 
@@ -37,7 +37,7 @@ impl Encoder {
         let masks = role
             .masks_outgoing()
             .then(|| Box::new(MaskSource::random()));
-        Self { role, masks }
+        Self { masks }
     }
 
     /// An encoder whose masks come from `next` (for tests and test vectors). A server never
@@ -46,12 +46,16 @@ impl Encoder {
         let masks = role
             .masks_outgoing()
             .then(|| Box::new(MaskSource::custom(next)));
-        Self { role, masks }
+        Self { masks }
     }
 
     /// The role this encoder writes for.
     pub const fn role(&self) -> Role {
-        self.role
+        if self.masks.is_some() {
+            Role::Client
+        } else {
+            Role::Server
+        }
     }
 
     /// Appends one frame (header and payload) to `dst`.

@@ -71,7 +71,7 @@
 //! Why not a tokio task per connection: an idle tokio connection costs its task, its I/O
 //! registration and its channel, over a kilobyte before any WebSocket state; a slab entry
 //! costs only the state. An idle connection here is its slab entry, its `Session` and its
-//! registry entry (about 500 bytes of server memory in all; about 150 more with
+//! registry entry (about 430 bytes of server memory in all; about 150 more with
 //! permessage-deflate agreed): no read or write buffer, no task, no channel.
 //!
 //! A shard knows the server only through the narrow interface the server hands it when it
@@ -82,7 +82,7 @@
 //!
 //! Readiness is edge-triggered. With no partial frame pending, one `recv` of up to 64 KiB
 //! goes into the shard's receive block (256 KiB, never zeroed: the read is into
-//! uninitialised memory, the crate's one `unsafe`, `shard::recv`), and the frames it holds
+//! uninitialised memory, one of the crate's two `unsafe`s, `shard::recv`), and the frames it holds
 //! are views of the block, handed to the handler without a copy; once their payloads are
 //! dropped the block is reused from its start, in cache. The rest of a frame that does not
 //! end in the read moves into a buffer of the connection's own, sized for that frame by the

@@ -13,7 +13,7 @@ use crate::dispatch::Dispatch;
 use crate::http::HttpHandler;
 use crate::id::MAX_SHARDS;
 use crate::routes::Routes;
-use crate::server::{Parts, spawn_relays};
+use crate::server::{Parts, spawn_relays, spawn_trimmer};
 use crate::shard::{Cmd, Seed, ShardConfig};
 use crate::tls::TlsStore;
 use crate::upgrade::{Protocols, UpgradeHook};
@@ -194,6 +194,7 @@ impl Builder {
             }
         }
         spawn_relays(&server, incoming);
+        spawn_trimmer(&server);
         info!(addr = %local_addr, tls = tls.is_some(), "listening");
         let accept = Accept {
             server: server.clone(),

@@ -69,7 +69,7 @@ impl Conn {
 
     /// The query string, if there was one.
     pub fn query(&self) -> Option<&str> {
-        self.entry.query.as_deref()
+        self.entry.query()
     }
 
     /// The value of query parameter `name`, percent-decoded (`%XX`, and `+` as a space);

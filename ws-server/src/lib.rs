@@ -105,7 +105,8 @@
 //! [`Builder`]. A shard knows nothing of the server but the narrow interface it is handed
 //! when it starts (the server's registration of a connection, its route's handler, its
 //! unregistration).
-#![deny(unsafe_code)] // one exception: `shard::recv`, a read into uninitialised memory
+#![deny(unsafe_code)]
+// two exceptions: `shard::recv` (a read into uninitialised memory), `server::trim` (glibc's `malloc_trim`)
 #![warn(missing_docs)]
 
 mod accept;

@@ -49,6 +49,9 @@ pub struct Stats {
     pub frames_queued: AtomicU64,
     /// Handler callbacks that panicked (each closed its connection with 1011).
     pub handler_panics: AtomicU64,
+    /// Times the memory a burst of connections freed was given back to the system
+    /// ([`crate::ServerConfig::trim_heap`]).
+    pub heap_trims: AtomicU64,
     /// Refusals by status, 400 to 599.
     rejected: [AtomicU64; STATUSES],
     /// Envelopes from the Tina4 and the mega cluster delivered here (by [`Origin`] index).
@@ -71,6 +74,7 @@ impl Default for Stats {
             idle_closed: AtomicU64::new(0),
             frames_queued: AtomicU64::new(0),
             handler_panics: AtomicU64::new(0),
+            heap_trims: AtomicU64::new(0),
             rejected: std::array::from_fn(|_| AtomicU64::new(0)),
             relayed: [AtomicU64::new(0), AtomicU64::new(0)],
             bridged_skipped: AtomicU64::new(0),

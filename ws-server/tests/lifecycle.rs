@@ -240,3 +240,49 @@ async fn a_peer_that_sends_and_hangs_up_at_once_is_gone() {
         eventually("the peer is gone", || server.client_count() == 0).await;
     }
 }
+
+/// Opens `n` more connections to `/echo` and keeps them.
+async fn burst(server: &oyez_server::Server, n: usize) -> Vec<oyez_server::client::Client> {
+    let before = server.client_count();
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        clients.push(connect(server, "/echo").await);
+    }
+    eventually("all connected", || server.client_count() == before + n).await;
+    clients
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn a_burst_of_connections_gives_its_memory_back_once_the_count_is_steady() {
+    let server = start(config()).await;
+    let trims = || server.stats().heap_trims.load(Ordering::Relaxed);
+    // A few connections are not a burst.
+    let few = burst(&server, 20).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(trims(), 0);
+    let mut many = burst(&server, 300).await;
+    eventually("a trim after the burst of opens", || trims() == 1).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(trims(), 1, "none while nothing changes");
+    // Closing them is a burst too.
+    for c in &mut many {
+        c.close(CloseCode::NORMAL, "").await.unwrap();
+    }
+    drop(many);
+    eventually("all but the few closed", || {
+        server.client_count() == few.len()
+    })
+    .await;
+    eventually("a trim after the burst of closes", || trims() == 2).await;
+}
+
+#[tokio::test]
+async fn trim_heap_off_never_trims() {
+    let mut c = config();
+    c.trim_heap = false;
+    let server = start(c).await;
+    let _many = burst(&server, 300).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(server.stats().heap_trims.load(Ordering::Relaxed), 0);
+}

@@ -67,7 +67,7 @@ impl Outbound {
     }
 
     /// Bytes encoded and not yet moved to a write queue.
-    pub(crate) const fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.session.pending_bytes()
     }
 

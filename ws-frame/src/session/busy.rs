@@ -26,6 +26,8 @@ pub(super) struct Busy {
     /// Where frames encoded here are written; each is split off as it is queued, so the
     /// buffer's memory is used again once the frames written from it are dropped.
     own: BytesMut,
+    /// Bytes in `queue` (kept here, not in the session: an idle session does not pay for it).
+    pub(super) pending: usize,
 }
 
 /// A buffer waiting to be transmitted.
@@ -52,9 +54,8 @@ impl Busy {
         self.queue.is_empty() && self.events.is_empty()
     }
 
-    /// Queues what `encode` writes (frames encoded here), after what is queued; returns how
-    /// many bytes it wrote.
-    pub(super) fn encode(&mut self, encode: impl FnOnce(&mut BytesMut)) -> usize {
+    /// Queues what `encode` writes (frames encoded here), after what is queued.
+    pub(super) fn encode(&mut self, encode: impl FnOnce(&mut BytesMut)) {
         if self.own.capacity() < OWN_BLOCK / 4 && !self.own.try_reclaim(OWN_BLOCK) {
             // The last frames written from it are still held (queued somewhere): a new
             // buffer; the old one goes once they are dropped.
@@ -66,16 +67,16 @@ impl Busy {
         if self.own.capacity() > OWN_KEEP {
             self.own = BytesMut::new();
         }
-        let n = frame.len();
+        self.pending += frame.len();
         match self.queue.back_mut() {
             Some(Chunk::Own(back)) => back.unsplit(frame),
             _ => self.queue.push_back(Chunk::Own(frame)),
         }
-        n
     }
 
     /// Queues shared bytes.
     pub(super) fn push_shared(&mut self, bytes: Bytes) {
+        self.pending += bytes.len();
         self.queue.push_back(Chunk::Shared(bytes));
     }
 
@@ -91,7 +92,9 @@ impl Busy {
     }
 
     /// Drops the first `n` queued bytes (at most what is queued).
-    pub(super) fn advance(&mut self, mut n: usize) {
+    pub(super) fn advance(&mut self, n: usize) {
+        let mut n = n.min(self.pending);
+        self.pending -= n;
         while n > 0 {
             let Some(front) = self.queue.front_mut() else {
                 return;
@@ -111,9 +114,11 @@ impl Busy {
 
     /// The next bytes to write.
     pub(super) fn pop_transmit(&mut self) -> Option<Bytes> {
-        Some(match self.queue.pop_front()? {
+        let next = match self.queue.pop_front()? {
             Chunk::Shared(bytes) => bytes,
             Chunk::Own(buf) => buf.freeze(),
-        })
+        };
+        self.pending -= next.len();
+        Some(next)
     }
 }

@@ -83,8 +83,6 @@ pub struct Session {
     /// until [`Session::shrink`]: a busy session allocates nothing per message, an idle one
     /// pays one pointer).
     busy: Option<Box<Busy>>,
-    /// Bytes queued for [`Session::poll_transmit`].
-    pending: usize,
     last_rx: Instant,
 }
 
@@ -177,7 +175,6 @@ impl Session {
             deadline: None,
             rare: None,
             busy: None,
-            pending: 0,
             last_rx: now,
         }
     }
@@ -334,7 +331,6 @@ impl Session {
             match shared {
                 // The broadcast's one compressed form.
                 Some(Some(bytes)) => {
-                    self.pending += bytes.len();
                     self.busy().push_shared(bytes.clone());
                 }
                 // Compressing does not pay: the plain frame.
@@ -373,9 +369,7 @@ impl Session {
     /// The next bytes to write to the transport, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let next = self.busy.as_deref_mut()?.pop_transmit()?;
-        self.pending -= next.len();
-        Some(next)
+        self.busy.as_deref_mut()?.pop_transmit()
     }
 
     /// What waits for the transport, head first, as up to `slices.len()` slices for one
@@ -408,10 +402,8 @@ impl Session {
     /// Drops the first `n` bytes of what waits for the transport: what a write of
     /// [`Session::transmit_slices`] took. `n` beyond [`Session::pending_bytes`] counts as all.
     pub fn advance_transmit(&mut self, n: usize) {
-        let n = n.min(self.pending);
         if let Some(busy) = self.busy.as_deref_mut() {
             busy.advance(n);
-            self.pending -= n;
         }
     }
 
@@ -493,8 +485,8 @@ impl Session {
     }
 
     /// Bytes queued for [`Session::poll_transmit`] and not yet taken.
-    pub const fn pending_bytes(&self) -> usize {
-        self.pending
+    pub fn pending_bytes(&self) -> usize {
+        self.busy.as_deref().map_or(0, |b| b.pending)
     }
 
     /// The capacity a buffer holding `buffered` at its front should have so that the frame in
@@ -695,13 +687,12 @@ impl Session {
     fn push_own(&mut self, encode: impl FnOnce(&mut Encoder, &mut BytesMut)) {
         let encoder = &mut self.encoder;
         let busy = self.busy.get_or_insert_with(Box::default);
-        self.pending += busy.encode(|out| encode(encoder, out));
+        busy.encode(|out| encode(encoder, out));
     }
 
     /// Queues a shared frame's plain bytes themselves (a server's: unmasked).
     fn queue_shared(&mut self, frame: &SharedFrame) {
         let (head, tail) = frame.parts();
-        self.pending += head.len() + tail.len();
         let busy = self.busy();
         busy.push_shared(head.clone());
         if !tail.is_empty() {
@@ -715,7 +706,7 @@ impl Session {
         if let Some(d) = self.rare.as_deref().and_then(|r| r.deflate.as_ref()) {
             let encoder = &mut self.encoder;
             let busy = self.busy.get_or_insert_with(Box::default);
-            self.pending += busy.encode(|out| d.encode(encoder, opcode, payload, out));
+            busy.encode(|out| d.encode(encoder, opcode, payload, out));
             return;
         }
         self.push_frame(opcode, payload);
@@ -819,6 +810,15 @@ mod tests {
     /// A masked binary frame of `len` bytes, as a client sends it.
     fn client_frame(len: usize) -> BytesMut {
         crate::decode::tests::client_frame(len).0
+    }
+
+    /// An idle server holds one session per connection: its size is idle memory (the
+    /// encoder is one pointer, the pending count lives with the busy buffers).
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn an_idle_session_stays_small() {
+        assert_eq!(size_of::<Encoder>(), 8);
+        assert!(size_of::<Session>() <= 168, "{}", size_of::<Session>());
     }
 
     #[test]

@@ -167,6 +167,13 @@ fn server_families(s: &Shared, enc: &mut DescriptorEncoder<'_>) -> Result<(), Er
         None,
         get(&stats.handler_panics),
     )?;
+    counter(
+        enc,
+        "heap_trims",
+        "Times the memory a burst of connections freed was given back to the system",
+        None,
+        get(&stats.heap_trims),
+    )?;
     for (name, help, n) in [
         (
             "registry_paths",

@@ -27,7 +27,7 @@
 //! | `oyez_handshakes_rejected_total` | counter | `status`: 400, 403, 404, 408, 426, 431, 503 and any other status answered |
 //! | `oyez_received_messages_total`, `oyez_received_bytes_total` | counter | — |
 //! | `oyez_sent_messages_total`, `oyez_sent_bytes_total` | counter | — |
-//! | `oyez_slow_clients_dropped_total`, `oyez_idle_closed_total`, `oyez_handler_panics_total` | counter | — |
+//! | `oyez_slow_clients_dropped_total`, `oyez_idle_closed_total`, `oyez_handler_panics_total`, `oyez_heap_trims_total` | counter | — |
 //! | `oyez_registry_paths`, `oyez_registry_rooms`, `oyez_registry_users` | gauge | — |
 //! | `oyez_broadcast_delivery_seconds` | histogram | `origin`: `local`, `tina4`, `mega` |
 //! | `oyez_cluster_published_total`, `oyez_cluster_received_total`, `oyez_cluster_relayed_total`, `oyez_cluster_echoes_total`, `oyez_cluster_disconnects_total`, `oyez_cluster_reconnects_total` | counter | `cluster`: `tina4`, `mega` |

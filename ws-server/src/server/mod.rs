@@ -1,12 +1,14 @@
 //! The server handle: what a running server is made of, and its public API
 //! ([`Server`], in `api`), fan-out to the shards (`deliver`), what other instances send
-//! (`relay`), and a connection's life as the server counts it (`lifecycle`).
+//! (`relay`), a connection's life as the server counts it (`lifecycle`), and the memory a
+//! burst of connections freed given back (`trim`).
 
 mod api;
 mod deliver;
 mod lifecycle;
 mod relay;
 mod reload;
+mod trim;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use crate::tls::TlsStore;
 use crate::{ServerConfig, Stats};
 
 pub(crate) use relay::spawn_relays;
+pub(crate) use trim::spawn_trimmer;
 
 /// A running server. Cheap to clone (an `Arc`); every clone is the same server.
 #[derive(Clone)]

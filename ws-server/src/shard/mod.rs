@@ -13,7 +13,7 @@
 //! | `connection` | one connection's state: idle part and busy part |
 //! | `lifecycle` | opening (adopting) and closing a connection, and a failed callback |
 //! | `read` | the read path: the receive block, frames larger than a read, dispatching messages |
-//! | `recv` | the crate's one `unsafe`: a read into uninitialised memory |
+//! | `recv` | one of the crate's two `unsafe`s: a read into uninitialised memory |
 //! | `output` | settling a connection: its queued output to the socket, its end, its timer |
 //! | `write_queue` | output the socket has not taken yet, and vectored writes |
 //! | `deliver` | queueing a frame for a connection, and backpressure (dropping slow clients) |

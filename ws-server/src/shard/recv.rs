@@ -1,5 +1,5 @@
-//! The crate's one `unsafe`: a read into a buffer's uninitialised capacity, so that the
-//! shard's receive block is never zeroed before a read.
+//! One of the crate's two `unsafe`s (the other: `server::trim`): a read into a buffer's
+//! uninitialised capacity, so that the shard's receive block is never zeroed before a read.
 #![allow(unsafe_code)]
 
 use std::io;
