@@ -258,6 +258,21 @@ fn idle_timeout_closes_with_1001() {
 }
 
 #[test]
+fn without_timers_an_open_session_never_needs_waking_until_it_closes() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    assert_eq!(p.server.poll_timeout(), None);
+    p.client.send(Outbound::Text("hi")).unwrap();
+    p.drive();
+    assert_eq!(p.server.poll_timeout(), None);
+    p.client_alive = false;
+    p.server.close(p.now, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(
+        p.server.poll_timeout(),
+        Some(p.now + Config::default().close_timeout())
+    );
+}
+
+#[test]
 fn close_timeout_when_the_peer_never_answers() {
     let mut p = Pair::new(
         Config::default(),

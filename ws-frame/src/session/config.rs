@@ -72,6 +72,14 @@ const fn optional_duration(ms: u32) -> Option<Duration> {
     if ms == OFF { None } else { Some(duration(ms)) }
 }
 
+impl Timers {
+    /// Whether an open session has a timer of its own (keepalive or the idle timeout); if
+    /// not, only an outstanding deadline (none, without keepalive) can wake it.
+    pub(crate) const fn any_while_open(&self) -> bool {
+        self.keepalive != OFF || self.idle_timeout != OFF
+    }
+}
+
 impl Config {
     /// Default [`Config::pong_timeout`]: 10 s.
     pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(10);

@@ -409,7 +409,19 @@ impl Session {
 
     /// When [`Session::handle_timeout`] should next be called, if ever.
     #[must_use]
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Closed | State::Failed => None,
+            // No timer configured (the common case of a server): nothing to compute, and
+            // the caller's check inlined (it runs once per write).
+            State::Open if self.deadline.is_none() && !self.timers.any_while_open() => None,
+            _ => self.next_deadline(),
+        }
+    }
+
+    /// [`Session::poll_timeout`] with a timer to compute.
+    fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             State::Closed | State::Failed => None,
             State::CloseSent => self.deadline,
@@ -485,6 +497,7 @@ impl Session {
     }
 
     /// Bytes queued for [`Session::poll_transmit`] and not yet taken.
+    #[inline]
     pub fn pending_bytes(&self) -> usize {
         self.busy.as_deref().map_or(0, |b| b.pending)
     }
