@@ -12,7 +12,7 @@ use oyez_frame::session::Config;
 use tracing::{debug, error};
 
 use super::connection::{AGAIN, Connection, DIRTY, HUP, TLS};
-use super::inbox::{Batch, Cmd, Local, ShardHandle, take_local, take_one_local};
+use super::inbox::{Batch, Cmd, Local, ShardHandle, local_is_empty, take_local, take_one_local};
 use super::pool::{FramePool, POOL_TRIM_EVERY};
 use super::quiet::Quiet;
 use super::timers::Timers;
@@ -193,6 +193,13 @@ impl<H: Host> Shard<H> {
         loop {
             match take_one_local() {
                 Local::Empty => return,
+                // A reply runs no callback, so it cannot have queued anything: the queue
+                // was emptied by taking it (an echo's common case, without asking again).
+                Local::One(cmd @ Cmd::Reply { .. }) => {
+                    self.apply(host, cmd, &[], &[], now);
+                    debug_assert!(local_is_empty(), "a reply queued something");
+                    return;
+                }
                 Local::One(cmd) => {
                     self.apply(host, cmd, &[], &[], now);
                     continue;

@@ -216,6 +216,14 @@ pub(super) enum Local {
     Many,
 }
 
+/// Whether nothing is queued by this thread's callbacks (for a debug check).
+pub(super) fn local_is_empty() -> bool {
+    LOCAL.with(|l| {
+        let batch = &l.borrow().1;
+        batch.cmds.is_empty() && batch.frames.is_empty()
+    })
+}
+
 /// What this thread's callbacks queued, the one command taken if it is only one.
 pub(super) fn take_one_local() -> Local {
     LOCAL.with(|l| {
