@@ -106,7 +106,8 @@
 //! when it starts (the server's registration of a connection, its route's handler, its
 //! unregistration).
 #![deny(unsafe_code)]
-// two exceptions: `shard::recv` (a read into uninitialised memory), `server::trim` (glibc's `malloc_trim`)
+// Two exceptions: `shard::recv` (a read into uninitialised memory) and `server::trim`
+// (glibc's `malloc_trim`).
 #![warn(missing_docs)]
 
 mod accept;

@@ -178,7 +178,11 @@ impl WriteQueue {
 /// Whether `buf` is one frame's header and nothing else (the first buffer of a shared frame,
 /// its payload in the next): a write that stops after it leaves that frame cut. The session's
 /// own buffers hold whole frames, and a copied shared frame is header and payload in one.
+/// Anything longer than a header is rejected without decoding (every written buffer asks).
 fn is_bare_header(buf: &[u8]) -> bool {
+    if buf.len() > FrameHeader::MAX_LEN {
+        return false;
+    }
     matches!(FrameHeader::decode(buf), Ok(Some((h, n))) if n == buf.len() && h.payload_len > 0)
 }
 
