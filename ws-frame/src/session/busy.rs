@@ -18,13 +18,15 @@ const OWN_KEEP: usize = 64 << 10;
 /// A busy session's output, events and own-frame buffer.
 #[derive(Debug, Default)]
 pub(super) struct Busy {
-    /// What waits for `poll_transmit`, in order: frames encoded here (consecutive ones in one
-    /// buffer) and shared frames.
+    /// What waits for `poll_transmit`, in order: frames encoded here (a run of consecutive
+    /// ones counted as one chunk) and shared frames.
     pub(super) queue: VecDeque<Chunk>,
     /// What waits for `poll_event`.
     pub(super) events: VecDeque<Event>,
-    /// Where frames encoded here are written; each is split off as it is queued, so the
-    /// buffer's memory is used again once the frames written from it are dropped.
+    /// Where frames encoded here are written, and wait: the bytes of the queue's
+    /// [`Chunk::Own`]s, in order, from its front. Once they are all out it starts again at
+    /// the same place (an echo's replies are written where the last one was, in cache, and
+    /// never split off: no reference count per message).
     own: BytesMut,
     /// Bytes in `queue` (kept here, not in the session: an idle session does not pay for it).
     pub(super) pending: usize,
@@ -35,17 +37,8 @@ pub(super) struct Busy {
 pub(super) enum Chunk {
     /// Bytes shared with other sessions (a [`crate::SharedFrame`]).
     Shared(Bytes),
-    /// Frames encoded by this session.
-    Own(BytesMut),
-}
-
-impl Chunk {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Self::Shared(bytes) => bytes,
-            Self::Own(buf) => buf,
-        }
-    }
+    /// The next this many bytes of the own-frame buffer: frames encoded by this session.
+    Own(usize),
 }
 
 impl Busy {
@@ -56,21 +49,24 @@ impl Busy {
 
     /// Queues what `encode` writes (frames encoded here), after what is queued.
     pub(super) fn encode(&mut self, encode: impl FnOnce(&mut BytesMut)) {
-        if self.own.capacity() < OWN_BLOCK / 4 && !self.own.try_reclaim(OWN_BLOCK) {
-            // The last frames written from it are still held (queued somewhere): a new
-            // buffer; the old one goes once they are dropped.
-            self.own = BytesMut::new();
-            self.own.reserve(OWN_BLOCK);
+        if self.own.is_empty()
+            && self.own.capacity() < OWN_BLOCK / 4
+            && !self.own.try_reclaim(OWN_BLOCK)
+        {
+            // Frames taken out of it by `pop_transmit` are still held (queued somewhere): a
+            // new buffer; the old one goes once they are dropped.
+            self.own = BytesMut::with_capacity(OWN_BLOCK);
         }
+        let before = self.own.len();
         encode(&mut self.own);
-        let frame = self.own.split();
-        if self.own.capacity() > OWN_KEEP {
-            self.own = BytesMut::new();
+        let n = self.own.len() - before;
+        if n == 0 {
+            return;
         }
-        self.pending += frame.len();
+        self.pending += n;
         match self.queue.back_mut() {
-            Some(Chunk::Own(back)) => back.unsplit(frame),
-            _ => self.queue.push_back(Chunk::Own(frame)),
+            Some(Chunk::Own(back)) => *back += n,
+            _ => self.queue.push_back(Chunk::Own(n)),
         }
     }
 
@@ -80,34 +76,57 @@ impl Busy {
         self.queue.push_back(Chunk::Shared(bytes));
     }
 
-    /// The queue, head first, as up to `slices.len()` slices; how many it filled.
+    /// The queue, head first, as up to `slices.len()` slices; how many it filled. Inlined:
+    /// a caller asking for one slice (is the head all there is?) gets a loop of one.
+    #[inline]
     pub(super) fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
-        let (front, back) = self.queue.as_slices();
-        let mut n = 0;
-        for (slot, chunk) in slices.iter_mut().zip(front.iter().chain(back)) {
-            *slot = IoSlice::new(chunk.bytes());
-            n += 1;
+        let n = self.queue.len().min(slices.len());
+        let mut own = 0;
+        for (i, slot) in slices.iter_mut().enumerate().take(n) {
+            *slot = IoSlice::new(match &self.queue[i] {
+                Chunk::Shared(bytes) => bytes,
+                Chunk::Own(len) => {
+                    let these = self.own.get(own..own + len).unwrap_or_default();
+                    own += len;
+                    these
+                }
+            });
         }
         n
     }
 
     /// Drops the first `n` queued bytes (at most what is queued).
     pub(super) fn advance(&mut self, n: usize) {
-        let mut n = n.min(self.pending);
+        if n >= self.pending {
+            // All of it (the common case: the write took everything).
+            self.pending = 0;
+            while self.queue.pop_front().is_some() {}
+            self.drop_own(usize::MAX);
+            return;
+        }
+        let mut n = n;
         self.pending -= n;
         while n > 0 {
             let Some(front) = self.queue.front_mut() else {
                 return;
             };
-            let len = front.bytes().len();
-            if n < len {
-                match front {
-                    Chunk::Shared(bytes) => bytes.advance(n),
-                    Chunk::Own(buf) => buf.advance(n),
+            match front {
+                Chunk::Shared(bytes) if n < bytes.len() => {
+                    bytes.advance(n);
+                    return;
                 }
-                return;
+                Chunk::Shared(bytes) => n -= bytes.len(),
+                Chunk::Own(len) if n < *len => {
+                    *len -= n;
+                    self.own.advance(n);
+                    return;
+                }
+                Chunk::Own(len) => {
+                    n -= *len;
+                    let len = *len;
+                    self.drop_own(len);
+                }
             }
-            n -= len;
             drop(self.queue.pop_front());
         }
     }
@@ -116,9 +135,28 @@ impl Busy {
     pub(super) fn pop_transmit(&mut self) -> Option<Bytes> {
         let next = match self.queue.pop_front()? {
             Chunk::Shared(bytes) => bytes,
-            Chunk::Own(buf) => buf.freeze(),
+            Chunk::Own(len) => {
+                let frames = self.own.split_to(len).freeze();
+                if self.own.is_empty() && self.own.capacity() > OWN_KEEP {
+                    self.own = BytesMut::new();
+                }
+                frames
+            }
         };
         self.pending -= next.len();
         Some(next)
+    }
+
+    /// Drops the first `len` bytes of the own-frame buffer (they are out). Emptied, it starts
+    /// again at the same place, or is let go if one large frame left it with more room than
+    /// is worth keeping.
+    fn drop_own(&mut self, len: usize) {
+        if len < self.own.len() {
+            self.own.advance(len);
+        } else if self.own.capacity() > OWN_KEEP {
+            self.own = BytesMut::new();
+        } else {
+            self.own.clear();
+        }
     }
 }

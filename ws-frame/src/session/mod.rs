@@ -395,6 +395,7 @@ impl Session {
     /// # Ok::<(), oyez_frame::Error>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn transmit_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
         self.busy.as_deref().map_or(0, |b| b.slices(slices))
     }

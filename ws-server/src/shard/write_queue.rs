@@ -37,38 +37,32 @@ impl WriteQueue {
     }
 
     /// With nothing queued: one `send` (one buffer) or `sendmsg` (a header and a shared
-    /// payload, several replies) straight from the session's own queue, without the queue's
-    /// bookkeeping (the common case of an echo's reply); what the socket does not take stays
-    /// in the session, for the caller to queue here. The bytes sent; on an error nothing is
-    /// sent and the output stays, for [`Self::write_to`] to report.
+    /// payload, several replies) straight from the session's own buffers, without the
+    /// queue's bookkeeping or a buffer taken out of the session (the common case of an
+    /// echo's reply); what the socket does not take stays in the session, for the caller to
+    /// queue here. The bytes sent; on an error nothing is sent and the output stays, for
+    /// [`Self::write_to`] to report.
     pub(super) fn send_first(&mut self, stream: &TcpStream, session: &mut Session) -> usize {
         debug_assert!(self.bufs.is_empty(), "only with nothing queued");
-        let Some(mut first) = session.poll_transmit() else {
-            return 0;
-        };
         let socket = socket2::SockRef::from(stream);
-        let sent = if session.pending_bytes() == 0 {
+        let mut one = [IoSlice::new(&[])];
+        let sent = match session.transmit_slices(&mut one) {
+            0 => return 0,
             // One buffer (a small reply): one `send`.
-            send_retrying(|| socket.send(&first))
-        } else {
-            let mut slices = [IoSlice::new(&[]); FIRST_IOVECS];
-            slices[0] = IoSlice::new(&first);
-            let n = 1 + session.transmit_slices(&mut slices[1..]);
-            send_retrying(|| socket.send_vectored(&slices[..n]))
+            _ if one[0].len() == session.pending_bytes() => send_retrying(|| socket.send(&one[0])),
+            _ => {
+                let mut slices = [IoSlice::new(&[]); FIRST_IOVECS];
+                let n = session.transmit_slices(&mut slices);
+                send_retrying(|| socket.send_vectored(&slices[..n]))
+            }
         };
-        if sent < first.len() {
-            // The rest of `first` heads the queue, before what the session still holds.
-            first.advance(sent);
-            self.head_started = sent > 0;
-            self.cut = sent > 0;
-            self.push(first);
-        } else if session.pending_bytes() > 0 {
-            // `first` went; the session's own buffers hold the rest. Whether the write
-            // stopped inside one of them is unknown here, so assume it did (the
-            // conservative answer for `is_mid_frame`).
-            session.advance_transmit(sent - first.len());
-            self.head_started = session.pending_bytes() > 0;
-            self.cut = self.head_started;
+        session.advance_transmit(sent);
+        if sent > 0 && session.pending_bytes() > 0 {
+            // What the session still holds heads the queue. Whether the write stopped inside
+            // one of its buffers is not known here, so assume it did (the conservative answer
+            // for `is_mid_frame`).
+            self.head_started = true;
+            self.cut = true;
         }
         sent
     }
