@@ -342,6 +342,11 @@ impl Decoder {
                 return Ok(None);
             };
             let check = self.check_header(&header)?;
+            // INVARIANT (check_header): the length is at most max_frame_payload <= u32::MAX.
+            let len = usize::try_from(header.payload_len).expect("checked against the limits");
+            if src.len() - used >= len {
+                return self.decode_whole(src, header, used, len, check).map(Some);
+            }
             self.commit(check);
             src.advance(used);
             self.state = State::Payload {
@@ -373,6 +378,46 @@ impl Decoder {
         self.state = State::Header;
         self.finish_frame(&header, &payload)?;
         Ok(Some(Frame { header, payload }))
+    }
+
+    /// The frame at the front of `src` is all there (`used` header bytes and `len` payload
+    /// bytes; the header checked): taken off in one split, unmasked and checked where it is,
+    /// its header left out of the frozen view. A message that is this one frame (the common
+    /// case) is checked as a whole, with no message state made for it.
+    fn decode_whole(
+        &mut self,
+        src: &mut BytesMut,
+        header: FrameHeader,
+        used: usize,
+        len: usize,
+        check: Check,
+    ) -> Result<Frame, Error> {
+        let mut frame = src.split_to(used + len);
+        let payload = &mut frame[used..];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        match check {
+            Check::Data {
+                opcode,
+                transformed,
+                fragments: 1,
+                ..
+            } if header.fin => {
+                if opcode == OpCode::Text && !transformed && core::str::from_utf8(payload).is_err()
+                {
+                    return Err(Error::InvalidUtf8);
+                }
+            }
+            _ => {
+                self.commit(check);
+                self.check_text(&header, payload)?;
+                self.finish_frame(&header, payload)?;
+            }
+        }
+        let mut payload = frame.freeze();
+        payload.advance(used);
+        Ok(Frame { header, payload })
     }
 
     /// Unmasks a whole payload in place and checks it as text where it is.
