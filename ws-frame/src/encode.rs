@@ -71,6 +71,16 @@ impl Encoder {
     /// the mask from the role, the length from `payload`). Use this to set RSV bits for an
     /// extension.
     pub fn encode_frame(&mut self, header: FrameHeader, payload: &[u8], dst: &mut BytesMut) {
+        if self.masks.is_none()
+            && let Ok(len @ 0..126) = u8::try_from(payload.len())
+        {
+            // A small unmasked frame (a server's reply): two header bytes, written directly.
+            let first = u8::from(header.fin) << 7 | (header.rsv & 0x70) | header.opcode.as_u8();
+            dst.reserve(2 + payload.len());
+            dst.extend_from_slice(&[first, len]);
+            dst.extend_from_slice(payload);
+            return;
+        }
         let header = self.header(header.opcode, header.fin, header.rsv, payload.len());
         dst.reserve(header.encoded_len() + payload.len());
         header.encode(dst);
