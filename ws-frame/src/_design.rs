@@ -92,8 +92,11 @@
 //! The decoder does not allocate beyond growing the caller's buffer: payloads leave it by
 //! `BytesMut::split_to(..).freeze()`, which is O(1) (the first split of a `Vec`-backed buffer
 //! allocates one shared header; later ones only bump a count). A fragmented message is copied
-//! once into its own buffer as it is put together. A [`Session`] that is idle holds no buffer:
-//! its transmit queue and its event queue are released whenever they empty.
+//! once into its own buffer as it is put together. A busy [`Session`] keeps its transmit
+//! queue, its event queue and one own-frame buffer in one box: the frames it encodes wait in
+//! that buffer itself (never split off, so no reference count per message) and the next ones
+//! are written at the same place once they are out; [`Session::shrink`] lets the box go, so
+//! an idle session holds no buffer.
 //!
 //! # Size
 //!
