@@ -281,3 +281,37 @@ fn errors_are_sticky() {
     let mut fresh = BytesMut::from(&client_frame(0x81, b"ok")[..]);
     assert_eq!(dec.decode(&mut fresh), Err(e));
 }
+
+#[test]
+fn a_whole_text_frame_is_checked_whole() {
+    // A one-frame message that is all in the buffer is checked at once (no message state):
+    // the same answers as when it arrives in pieces.
+    for (payload, want) in [
+        (&b"caf\xc3\xa9"[..], None),
+        (&b"caf\xc3"[..], Some(Error::InvalidUtf8)), // ends mid-character
+        (&b"\xff abc"[..], Some(Error::InvalidUtf8)),
+        (&b""[..], None),
+    ] {
+        let wire = client_frame(0x81, payload);
+        assert_eq!(server_error(&wire), want, "{payload:x?} whole");
+        // The same bytes one at a time take the streaming path.
+        let mut dec = Decoder::new(Role::Server, Limits::default());
+        let mut buf = BytesMut::new();
+        let mut err = None;
+        for &b in &wire {
+            buf.extend_from_slice(&[b]);
+            if let Err(e) = dec.decode(&mut buf) {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(err, want, "{payload:x?} byte by byte");
+    }
+    // A binary frame is not text.
+    assert_eq!(server_error(&client_frame(0x82, b"\xff")), None);
+    // After it, the next message starts afresh (no message state was left open).
+    let mut two = client_frame(0x81, b"one");
+    two.extend(client_frame(0x81, b"two"));
+    let (frames, err) = decode_all(Role::Server, Limits::default(), &two);
+    assert_eq!((frames.len(), err), (2, None));
+}
