@@ -367,6 +367,23 @@ fn out() -> impl Strategy<Value = Out> {
     ]
 }
 
+/// One vectored write of the session's output into `wire`: up to `slots` slices offered,
+/// and the write cut after `cut` (modulo what was offered, plus one) bytes of them.
+fn write_through_slices(s: &mut Session, slots: usize, cut: usize, wire: &mut Vec<u8>) {
+    use std::io::IoSlice;
+    let mut slices = [IoSlice::new(&[]); 4];
+    let n = s.transmit_slices(&mut slices[..slots]);
+    let offered: usize = slices[..n].iter().map(|b| b.len()).sum();
+    let take = cut % (offered + 1);
+    let mut left = take;
+    for b in &slices[..n] {
+        let k = left.min(b.len());
+        wire.extend_from_slice(&b[..k]);
+        left -= k;
+    }
+    s.advance_transmit(take);
+}
+
 /// A server session with `outs` queued, in order.
 fn queued(outs: &[Out]) -> Session {
     use oyez_frame::SharedFrame;
@@ -394,7 +411,6 @@ proptest! {
         outs in proptest::collection::vec(out(), 0..10),
         writes in proptest::collection::vec((1usize..5, any::<usize>(), any::<bool>()), 0..40),
     ) {
-        use std::io::IoSlice;
         let mut expected = Vec::new();
         let mut plain = queued(&outs);
         while let Some(b) = plain.poll_transmit() {
@@ -409,17 +425,7 @@ proptest! {
                     wire.extend_from_slice(&b);
                 }
             } else {
-                let mut slices = [IoSlice::new(&[]); 4];
-                let n = s.transmit_slices(&mut slices[..slots]);
-                let offered: usize = slices[..n].iter().map(|b| b.len()).sum();
-                let take = cut % (offered + 1);
-                let mut left = take;
-                for b in &slices[..n] {
-                    let k = left.min(b.len());
-                    wire.extend_from_slice(&b[..k]);
-                    left -= k;
-                }
-                s.advance_transmit(take);
+                write_through_slices(&mut s, slots, cut, &mut wire);
             }
             prop_assert_eq!(s.pending_bytes(), expected.len() - wire.len());
         }
@@ -458,7 +464,6 @@ proptest! {
     /// go out whole and in order: the bytes are those of every frame encoded alone.
     #[test]
     fn output_queued_while_writing_keeps_its_order(steps in proptest::collection::vec(step(), 0..60)) {
-        use std::io::IoSlice;
         let mut expected = Vec::new();
         let mut s = queued(&[]);
         let mut wire = Vec::new();
@@ -486,17 +491,7 @@ proptest! {
                     }
                 }
                 Step::Write { slots, cut } => {
-                    let mut slices = [IoSlice::new(&[]); 4];
-                    let n = s.transmit_slices(&mut slices[..slots]);
-                    let offered: usize = slices[..n].iter().map(|b| b.len()).sum();
-                    let take = cut % (offered + 1);
-                    let mut left = take;
-                    for b in &slices[..n] {
-                        let k = left.min(b.len());
-                        wire.extend_from_slice(&b[..k]);
-                        left -= k;
-                    }
-                    s.advance_transmit(take);
+                    write_through_slices(&mut s, slots, cut, &mut wire);
                 }
             }
             prop_assert_eq!(s.pending_bytes(), expected.len() - wire.len());
