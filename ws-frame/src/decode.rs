@@ -324,9 +324,7 @@ impl Decoder {
         let Some(frame) = buf.get_mut(used..used + len) else {
             return Ok(None);
         };
-        self.commit(check);
-        self.take_payload(&header, frame)?;
-        self.finish_frame(&header, frame)?;
+        self.take_whole(&header, check, frame)?;
         Ok(Some((
             FrameRef {
                 header,
@@ -381,9 +379,8 @@ impl Decoder {
     }
 
     /// The frame at the front of `src` is all there (`used` header bytes and `len` payload
-    /// bytes; the header checked): taken off in one split, unmasked and checked where it is,
-    /// its header left out of the frozen view. A message that is this one frame (the common
-    /// case) is checked as a whole, with no message state made for it.
+    /// bytes; the header checked): taken off in one split, unmasked and checked where it is
+    /// ([`Decoder::take_whole`]), its header left out of the frozen view.
     fn decode_whole(
         &mut self,
         src: &mut BytesMut,
@@ -393,7 +390,25 @@ impl Decoder {
         check: Check,
     ) -> Result<Frame, Error> {
         let mut frame = src.split_to(used + len);
-        let payload = &mut frame[used..];
+        self.take_whole(&header, check, &mut frame[used..])?;
+        let mut payload = frame.freeze();
+        payload.advance(used);
+        Ok(Frame { header, payload })
+    }
+
+    /// Takes a whole frame whose header passed `check`: unmasks its payload in place and
+    /// applies every rule to it. A message that is this one frame (the common case) is
+    /// checked as a whole, with no message state made for it; any other frame goes through
+    /// the message state as its pieces would. Always inlined: it is the hot path of both
+    /// [`Decoder::decode`] and [`Decoder::decode_slice`], and a call of its own costs about
+    /// 30 instructions per 20 B echo (callgrind).
+    #[inline(always)]
+    fn take_whole(
+        &mut self,
+        header: &FrameHeader,
+        check: Check,
+        payload: &mut [u8],
+    ) -> Result<(), Error> {
         if let Some(key) = header.mask {
             apply_mask(payload, key, 0);
         }
@@ -408,24 +423,14 @@ impl Decoder {
                 {
                     return Err(Error::InvalidUtf8);
                 }
+                Ok(())
             }
             _ => {
                 self.commit(check);
-                self.check_text(&header, payload)?;
-                self.finish_frame(&header, payload)?;
+                self.check_text(header, payload)?;
+                self.finish_frame(header, payload)
             }
         }
-        let mut payload = frame.freeze();
-        payload.advance(used);
-        Ok(Frame { header, payload })
-    }
-
-    /// Unmasks a whole payload in place and checks it as text where it is.
-    fn take_payload(&mut self, header: &FrameHeader, payload: &mut [u8]) -> Result<(), Error> {
-        if let Some(key) = header.mask {
-            apply_mask(payload, key, 0);
-        }
-        self.check_text(header, payload)
     }
 
     /// Feeds payload bytes of a text message to its UTF-8 validator (fail-fast).
