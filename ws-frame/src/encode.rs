@@ -75,9 +75,8 @@ impl Encoder {
             && let Ok(len @ 0..126) = u8::try_from(payload.len())
         {
             // A small unmasked frame (a server's reply): two header bytes, written directly.
-            let first = u8::from(header.fin) << 7 | (header.rsv & 0x70) | header.opcode.as_u8();
             dst.reserve(2 + payload.len());
-            dst.extend_from_slice(&[first, len]);
+            dst.extend_from_slice(&[header.first_byte(), len]);
             dst.extend_from_slice(payload);
             return;
         }

@@ -134,10 +134,16 @@ impl FrameHeader {
         2 + len_bytes + if self.mask.is_some() { 4 } else { 0 }
     }
 
+    /// The header's first byte: FIN, the RSV bits and the opcode.
+    #[must_use]
+    pub(crate) fn first_byte(&self) -> u8 {
+        u8::from(self.fin) << 7 | (self.rsv & 0x70) | self.opcode.as_u8()
+    }
+
     /// Writes the header into a stack array; returns it and the number of bytes used.
     pub fn to_array(&self) -> ([u8; Self::MAX_LEN], usize) {
         let mut out = [0u8; Self::MAX_LEN];
-        out[0] = u8::from(self.fin) << 7 | (self.rsv & 0x70) | self.opcode.as_u8();
+        out[0] = self.first_byte();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         let mut n = 2;
         if self.payload_len < 126 {
