@@ -96,7 +96,7 @@ impl Busy {
     }
 
     /// Drops the first `n` queued bytes (at most what is queued).
-    pub(super) fn advance(&mut self, n: usize) {
+    pub(super) fn advance(&mut self, mut n: usize) {
         if n >= self.pending {
             // All of it (the common case: the write took everything).
             self.pending = 0;
@@ -104,7 +104,6 @@ impl Busy {
             self.drop_own(usize::MAX);
             return;
         }
-        let mut n = n;
         self.pending -= n;
         while n > 0 {
             let Some(front) = self.queue.front_mut() else {
@@ -137,8 +136,8 @@ impl Busy {
             Chunk::Shared(bytes) => bytes,
             Chunk::Own(len) => {
                 let frames = self.own.split_to(len).freeze();
-                if self.own.is_empty() && self.own.capacity() > OWN_KEEP {
-                    self.own = BytesMut::new();
+                if self.own.is_empty() {
+                    self.drop_own(0);
                 }
                 frames
             }
